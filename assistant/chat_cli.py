@@ -1,0 +1,49 @@
+"""The terminal chat loop behind `assistant chat`."""
+
+from __future__ import annotations
+
+import click
+
+from .generation import ChatModel, GenerationSettings
+
+HELP = "Type a message; /reset clears the conversation, /exit (or Ctrl-D) quits."
+
+
+def open_chat_model(run_dir, use_base: bool, base_model: str | None, profile: str | None) -> ChatModel:
+    if run_dir:
+        return ChatModel.from_run(run_dir)  # --base switches its adapter off per reply
+    from .brand import load_profile
+
+    system_prompt = load_profile(profile).system_prompt if profile else "You are a helpful assistant."
+    return ChatModel.from_base(base_model, system_prompt)
+
+
+def chat_loop(model: ChatModel, settings: GenerationSettings, tuned: bool) -> None:
+    who = "tuned assistant" if tuned else "base model"
+    click.echo(f"Chatting with the {who}. {HELP}")
+    history: list[dict] = []
+    while True:
+        try:
+            text = input("you> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            click.echo()
+            return
+        if not text:
+            continue
+        if text in ("/exit", "/quit"):
+            return
+        if text == "/reset":
+            history = []
+            click.echo("(conversation cleared)")
+            continue
+        history.append({"role": "user", "content": text})
+        click.echo("assistant> ", nl=False)
+        pieces = []
+        try:
+            for piece in model.stream(history, settings, tuned=tuned):
+                pieces.append(piece)
+                click.echo(piece, nl=False)
+        except KeyboardInterrupt:
+            click.echo(" [stopped]", nl=False)
+        click.echo()
+        history.append({"role": "assistant", "content": "".join(pieces).strip()})

@@ -1,0 +1,187 @@
+"""The `assistant` command: a thin layer of flags over the engine modules.
+
+Every user-caused problem arrives here as an AssistantError and leaves as one line on
+stderr with exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from .errors import AssistantError
+
+
+class UserError(click.ClickException):
+    exit_code = 2
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.message}", err=True)
+
+
+class AssistantGroup(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except AssistantError as exc:
+            raise UserError(str(exc)) from None
+
+
+def quiet_libraries() -> None:
+    """Library chatter (deprecation notes, 'generation flags' hints) buries our own output."""
+    import warnings
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    warnings.filterwarnings("ignore")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+
+
+@click.group(cls=AssistantGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="assistant")
+def cli() -> None:
+    """Turn conversation logs, FAQs and a brand voice into a LoRA-tuned chat assistant."""
+
+
+def parse_speaker_map(pairs: tuple[str, ...]) -> dict[str, str] | None:
+    mapping = {}
+    for pair in pairs:
+        name, sep, role = pair.partition("=")
+        if not sep or role.strip() not in ("user", "assistant", "system") or not name.strip():
+            raise AssistantError(f"--speaker-map {pair!r}: expected NAME=user, NAME=assistant or NAME=system")
+        mapping[name.strip().lower()] = role.strip()
+    return mapping or None
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--profile", "-p", required=True, help="Brand profile name (in brand_profiles/) or YAML path.")
+@click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Output folder for the prepared data.")
+@click.option("--format", "fmt", help="Force one input format (default: detected per file).")
+@click.option("--speaker-map", multiple=True, help="NAME=user|assistant for logs and transcripts (repeatable).")
+@click.option("--question-column", help="FAQ column/key holding questions.")
+@click.option("--answer-column", help="FAQ column/key holding answers.")
+@click.option("--conversation-column", help="CSV log column holding the conversation id.")
+@click.option("--speaker-column", help="CSV log column holding the speaker.")
+@click.option("--text-column", help="CSV log column holding the message text.")
+@click.option("--delimiter", help="Transcript line that separates conversations (default: blank lines or ---).")
+@click.option("--validation-fraction", default=0.1, show_default=True, type=click.FloatRange(0, 0.9))
+@click.option("--context-turns", default=6, show_default=True, type=click.IntRange(1), help="Earlier messages kept as context.")
+@click.option("--max-tokens", default=1024, show_default=True, type=click.IntRange(32), help="Token limit per pair.")
+@click.option("--seed", default=42, show_default=True, help="Seed of the train/validation split.")
+@click.option("--base-model", help="Base model whose tokenizer counts tokens (default: embedded SmolLM2).")
+def prepare(inputs, profile, out, fmt, speaker_map, question_column, answer_column, conversation_column,
+            speaker_column, text_column, delimiter, validation_fraction, context_turns, max_tokens, seed, base_model):
+    """Turn chat logs and FAQs (files or folders) into chat-format training pairs."""
+    quiet_libraries()
+    from .prepare import PrepareSettings, format_report, prepare as run_prepare
+    from .readers import FORMATS, ReadOptions
+
+    if fmt and fmt not in FORMATS:
+        raise AssistantError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    options = ReadOptions(
+        format=fmt, speaker_map=parse_speaker_map(speaker_map), question_column=question_column,
+        answer_column=answer_column, conversation_column=conversation_column,
+        speaker_column=speaker_column, text_column=text_column, delimiter=delimiter,
+    )
+    settings = PrepareSettings(
+        inputs=list(inputs), profile=profile, out=out, read_options=options,
+        validation_fraction=validation_fraction, seed=seed, context_turns=context_turns,
+        max_tokens=max_tokens, base_model=base_model,
+    )
+    report = run_prepare(settings)
+    click.echo(format_report(report))
+    click.echo(f"Prepared data in {out}/ (report: {out}/prepare_report.json)")
+
+
+@cli.command()
+@click.option("--data", "-d", required=True, type=click.Path(path_type=Path), help="Folder written by 'assistant prepare'.")
+@click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="Run directory to create.")
+@click.option("--config", "-c", "config_path", type=click.Path(path_type=Path), help="YAML file of training settings.")
+@click.option("--base-model", help="Model dir, .gguf file or hub id (default: embedded SmolLM2-135M-Instruct).")
+@click.option("--epochs", type=float)
+@click.option("--max-steps", type=int)
+@click.option("--learning-rate", "--lr", type=float)
+@click.option("--batch-size", type=int)
+@click.option("--lora-r", type=int)
+@click.option("--eval-steps", type=int, help="Validate every N steps (default: every epoch).")
+@click.option("--patience", "early_stopping_patience", type=int, help="Early-stopping patience in evaluations.")
+@click.option("--seed", type=int)
+@click.option("--threads", type=int, help="CPU threads (default: all cores).")
+@click.option("--resume", is_flag=True, help="Continue from the last checkpoint in the run directory.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing run directory.")
+def train(data, out, config_path, resume, overwrite, **overrides):
+    """Train a LoRA adapter on prepared data into a run directory."""
+    quiet_libraries()
+    from .config import load_train_config
+    from .training import train as run_training
+
+    config = load_train_config(config_path, overrides)
+    summary = run_training(data, out, config, resume=resume, overwrite=overwrite)
+    best = summary["best_eval_loss"]
+    click.echo(
+        f"Trained {summary['steps']} steps ({summary['epochs']} epochs) in {summary['train_runtime_s']} s, "
+        f"{summary['tokens_per_second']} tokens/s; "
+        + (f"best validation loss {best:.4f}. " if best is not None else "")
+        + f"Run saved in {out}/"
+    )
+
+
+@cli.command()
+@click.option("--run", "run_dir", type=click.Path(path_type=Path), help="Run directory of a trained adapter.")
+@click.option("--base", "use_base", is_flag=True, help="Talk to the untouched base model instead.")
+@click.option("--base-model", help="With --base and no --run: which base model.")
+@click.option("--profile", help="With --base and no --run: brand profile for the system prompt.")
+@click.option("--temperature", default=0.7, show_default=True, type=click.FloatRange(0))
+@click.option("--top-p", default=0.9, show_default=True, type=click.FloatRange(0, 1))
+@click.option("--max-new-tokens", default=200, show_default=True, type=click.IntRange(1))
+@click.option("--seed", type=int)
+def chat(run_dir, use_base, base_model, profile, temperature, top_p, max_new_tokens, seed):
+    """Chat in the terminal, streaming replies (/reset clears history, /exit quits)."""
+    quiet_libraries()
+    from .chat_cli import chat_loop, open_chat_model
+    from .generation import GenerationSettings
+
+    if not run_dir and not use_base:
+        raise AssistantError("chat needs --run RUN_DIR (or --base to talk to the base model)")
+    model = open_chat_model(run_dir, use_base, base_model, profile)
+    settings = GenerationSettings(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed)
+    chat_loop(model, settings, tuned=not use_base)
+
+
+@cli.command()
+@click.option("--run", "run_dir", required=True, type=click.Path(path_type=Path))
+@click.option("--questions", "-q", required=True, type=click.Path(path_type=Path), help="JSONL of question/reference.")
+@click.option("--show", default=5, show_default=True, help="How many examples to print side by side.")
+@click.option("--max-new-tokens", default=120, show_default=True, type=click.IntRange(1))
+def compare(run_dir, questions, show, max_new_tokens):
+    """Base vs tuned replies to held-out questions, with ROUGE-L and sign-off rate."""
+    quiet_libraries()
+    from .compare import compare as run_compare, format_comparison, load_heldout, write_comparison
+    from .generation import ChatModel, GenerationSettings
+
+    items = load_heldout(questions)
+    chat_model = ChatModel.from_run(run_dir)
+    profile = chat_model_profile(run_dir)
+    result = run_compare(chat_model, items, profile.sign_off, GenerationSettings(max_new_tokens=max_new_tokens))
+    write_comparison(result, Path(run_dir) / "compare.json")
+    click.echo(format_comparison(result, show=show))
+    click.echo(f"Full comparison in {run_dir}/compare.json")
+
+
+def chat_model_profile(run_dir):
+    from .rundir import RunDir
+
+    return RunDir.open(run_dir).profile()
+
+
+def main() -> None:
+    cli(prog_name="assistant")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""`assistant compare`: base vs tuned replies to held-out questions, scored.
+
+The proof that tuning worked: on questions the model never trained on, the tuned adapter
+should be closer to the reference answers (ROUGE-L, via `rouge-score`) and should carry
+the brand sign-off, while the base model does neither.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import textwrap
+from pathlib import Path
+
+from .atomic import write_text_atomic
+from .errors import InputError
+from .generation import ChatModel, GenerationSettings
+
+
+def load_heldout(path: Path) -> list[dict]:
+    """Lines of {"question": ..., "reference": ...}."""
+    items = []
+    try:
+        handle = open(path, encoding="utf-8")
+    except OSError:
+        raise InputError(path, None, "file not found (expected JSONL of question/reference pairs)") from None
+    with handle:
+        for line_number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(path, line_number, f"invalid JSON ({exc.msg})") from None
+            if not isinstance(record, dict) or not isinstance(record.get("question"), str) or not isinstance(record.get("reference"), str):
+                raise InputError(path, line_number, 'expected {"question": "...", "reference": "..."}')
+            items.append(record)
+    if not items:
+        raise InputError(path, None, "file is empty (expected JSONL of question/reference pairs)")
+    return items
+
+
+def rouge_l(prediction: str, reference: str) -> float:
+    from rouge_score import rouge_scorer
+
+    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+    return scorer.score(reference, prediction)["rougeL"].fmeasure
+
+
+def has_sign_off(reply: str, sign_off: str) -> bool:
+    return bool(sign_off) and sign_off.strip().lower() in reply.lower()
+
+
+def compare(chat: ChatModel, items: list[dict], sign_off: str, settings: GenerationSettings | None = None) -> dict:
+    settings = settings or GenerationSettings(max_new_tokens=120)
+    questions = [item["question"] for item in items]
+    base = chat.generate_batch(questions, settings, tuned=False)
+    tuned = chat.generate_batch(questions, settings, tuned=True)
+    rows = []
+    for item, base_reply, tuned_reply in zip(items, base, tuned):
+        rows.append(
+            {
+                "question": item["question"],
+                "reference": item["reference"],
+                "base": base_reply,
+                "tuned": tuned_reply,
+                "rougeL_base": rouge_l(base_reply, item["reference"]),
+                "rougeL_tuned": rouge_l(tuned_reply, item["reference"]),
+                "sign_off_base": has_sign_off(base_reply, sign_off),
+                "sign_off_tuned": has_sign_off(tuned_reply, sign_off),
+            }
+        )
+    summary = {
+        side: {
+            "rougeL": round(statistics.fmean(r[f"rougeL_{side}"] for r in rows), 4),
+            "sign_off_rate": round(sum(r[f"sign_off_{side}"] for r in rows) / len(rows), 4),
+        }
+        for side in ("base", "tuned")
+    }
+    return {"summary": summary, "examples": rows}
+
+
+def write_comparison(result: dict, path: Path) -> None:
+    write_text_atomic(path, json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+
+
+def format_comparison(result: dict, show: int = 5, width: int = 100) -> str:
+    column = (width - 3) // 2
+    lines = []
+    for row in result["examples"][:show]:
+        lines.append("=" * width)
+        lines.append(textwrap.fill(f"Q: {row['question']}", width))
+        lines.append("-" * width)
+        left = textwrap.wrap(f"BASE: {row['base']}", column) or [""]
+        right = textwrap.wrap(f"TUNED: {row['tuned']}", column) or [""]
+        for i in range(max(len(left), len(right))):
+            a = left[i] if i < len(left) else ""
+            b = right[i] if i < len(right) else ""
+            lines.append(f"{a:<{column}} | {b}")
+    s = result["summary"]
+    n = len(result["examples"])
+    lines += [
+        "=" * width,
+        f"Held-out questions: {n}",
+        f"{'':16}{'base':>10}{'tuned':>10}",
+        f"{'ROUGE-L':16}{s['base']['rougeL']:>10.3f}{s['tuned']['rougeL']:>10.3f}",
+        f"{'sign-off rate':16}{s['base']['sign_off_rate']:>10.0%}{s['tuned']['sign_off_rate']:>10.0%}",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,45 @@
+"""Training hyperparameters: defaults < YAML config file < command-line flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .yaml_models import read_yaml_mapping, validate
+
+
+class TrainConfig(BaseModel):
+    """Every knob of `assistant train`. Unknown keys are errors so typos fail loudly."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_model: str | None = Field(None, description="Model dir, .gguf file or hub id; default embedded SmolLM2-135M-Instruct.")
+    epochs: float = Field(3.0, gt=0)
+    max_steps: int = Field(-1, description="Stop after this many optimizer steps (-1: run all epochs).")
+    learning_rate: float = Field(2e-4, gt=0)
+    lr_scheduler: str = "cosine"
+    warmup_ratio: float = Field(0.05, ge=0, lt=1)
+    weight_decay: float = Field(0.0, ge=0)
+    batch_size: int = Field(8, ge=1)
+    grad_accum: int = Field(1, ge=1)
+    max_seq_len: int = Field(1024, ge=16, description="Longer examples are truncated (prepare already fits them).")
+    lora_r: int = Field(16, ge=1)
+    lora_alpha: int = Field(32, ge=1)
+    lora_dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: list[str] | Literal["all-linear"] = "all-linear"
+    eval_steps: int | None = Field(None, ge=1, description="Validate every N steps; default once per epoch.")
+    early_stopping_patience: int = Field(2, ge=0, description="Evaluations without improvement before stopping; 0 = off.")
+    seed: int = 42
+    precision: Literal["auto", "bf16", "fp32"] = "auto"
+    group_by_length: bool = Field(True, description="Batch examples of similar length to cut padding.")
+    logging_steps: int = Field(5, ge=1)
+    threads: int | None = Field(None, ge=1, description="CPU threads for torch; default all cores.")
+
+
+def load_train_config(path: Path | None, overrides: dict) -> TrainConfig:
+    """Merge a YAML file and flag overrides (None values mean 'not given')."""
+    data = read_yaml_mapping(path, "train config") if path else {}
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    return validate(TrainConfig, data, str(path) if path else "train options")

@@ -1,0 +1,167 @@
+"""Generating replies: streamed for chat, batched for comparisons.
+
+One `ChatModel` holds the base model with the run's LoRA adapter attached. Base replies
+come from the same object with the adapter switched off (PEFT's `disable_adapter`), so
+base and tuned never need two models in memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from .errors import AssistantError
+
+
+@dataclass
+class GenerationSettings:
+    max_new_tokens: int = 200
+    temperature: float = 0.0  # 0 = greedy, deterministic
+    top_p: float = 0.9
+    repetition_penalty: float = 1.1  # small models loop without it
+    seed: int | None = None
+
+
+class ChatModel:
+    def __init__(self, model, tokenizer, system_prompt: str, has_adapter: bool):
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.system_prompt = system_prompt
+        self.has_adapter = has_adapter
+        # The end-of-turn token ends a reply; a new turn's start token must never appear
+        # inside one, so it stops generation too (no invented next user turn).
+        stops = {tokenizer.eos_token_id}
+        start_id = tokenizer.convert_tokens_to_ids("<|im_start|>")
+        if isinstance(start_id, int) and start_id != tokenizer.unk_token_id:
+            stops.add(start_id)
+        self.stop_ids = sorted(i for i in stops if i is not None)
+        self.lock = threading.Lock()  # one generation at a time per model object
+
+    @classmethod
+    def from_run(cls, run_dir: str | Path) -> "ChatModel":
+        from peft import PeftModel
+
+        from .base_model import load_model, load_tokenizer
+        from .rundir import RunDir
+
+        run = RunDir.open(run_dir)
+        base_path = run.summary()["base_model_path"]
+        if not Path(base_path).exists():
+            from .base_model import resolve_base_model
+
+            base_path = resolve_base_model(run.summary().get("base_model"))
+        tokenizer = load_tokenizer(base_path)
+        model = PeftModel.from_pretrained(load_model(base_path), run.adapter)
+        return cls(model, tokenizer, run.profile().system_prompt, has_adapter=True)
+
+    @classmethod
+    def from_base(cls, base_model: str | None, system_prompt: str) -> "ChatModel":
+        from .base_model import load_model, load_tokenizer, resolve_base_model
+
+        path = resolve_base_model(base_model)
+        return cls(load_model(path), load_tokenizer(path), system_prompt, has_adapter=False)
+
+    # -- prompts ---------------------------------------------------------------------------
+
+    def context_limit(self) -> int:
+        return int(getattr(self.model.config, "max_position_embeddings", 2048))
+
+    def prompt_ids(self, history: list[dict], max_new_tokens: int) -> list[int]:
+        """Token ids of system + history + generation prompt; the oldest turns are dropped
+        to fit the context, and a single message too long to fit is refused."""
+        budget = self.context_limit() - max_new_tokens
+        turns = list(history)
+        while True:
+            messages = [{"role": "system", "content": self.system_prompt}, *turns]
+            ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"]
+            if len(ids) <= budget:
+                return ids
+            if len(turns) <= 1:
+                raise AssistantError(
+                    f"message too long: {len(ids)} tokens, the model's context allows {budget} "
+                    f"with {max_new_tokens} new tokens"
+                )
+            turns = turns[2:] if len(turns) > 2 else turns[-1:]
+
+    # -- generation ------------------------------------------------------------------------
+
+    def _generate_kwargs(self, settings: GenerationSettings) -> dict:
+        kwargs = {
+            "max_new_tokens": settings.max_new_tokens,
+            "eos_token_id": self.stop_ids,
+            "pad_token_id": self.tokenizer.pad_token_id,
+            "repetition_penalty": settings.repetition_penalty,
+        }
+        if settings.temperature > 0:
+            kwargs.update(do_sample=True, temperature=settings.temperature, top_p=settings.top_p)
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        return kwargs
+
+    @contextlib.contextmanager
+    def adapter(self, enabled: bool):
+        """Run with the LoRA adapter on (tuned) or off (base)."""
+        if self.has_adapter and not enabled:
+            with self.model.disable_adapter():
+                yield
+        else:
+            yield
+
+    def stream(self, history: list[dict], settings: GenerationSettings | None = None, tuned: bool = True) -> Iterator[str]:
+        """Yield the reply's text piece by piece as it is generated."""
+        import torch
+        from transformers import TextIteratorStreamer
+
+        settings = settings or GenerationSettings()
+        ids = self.prompt_ids(history, settings.max_new_tokens)
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        inputs = torch.tensor([ids])
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                with self.lock, self.adapter(tuned), torch.inference_mode():
+                    if settings.seed is not None:
+                        torch.manual_seed(settings.seed)
+                    self.model.generate(
+                        input_ids=inputs,
+                        attention_mask=torch.ones_like(inputs),
+                        streamer=streamer,
+                        **self._generate_kwargs(settings),
+                    )
+            except BaseException as exc:  # surfaced in the consuming thread below
+                errors.append(exc)
+                streamer.end()
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        yield from streamer
+        thread.join()
+        if errors:
+            raise errors[0]
+
+    def reply(self, history: list[dict], settings: GenerationSettings | None = None, tuned: bool = True) -> str:
+        return "".join(self.stream(history, settings, tuned)).strip()
+
+    def generate_batch(
+        self, prompts: list[str], settings: GenerationSettings | None = None, tuned: bool = True, batch_size: int = 8
+    ) -> list[str]:
+        """Single-turn replies to many prompts, left-padded in batches."""
+        import torch
+
+        settings = settings or GenerationSettings()
+        replies: list[str] = []
+        self.tokenizer.padding_side = "left"  # decoder-only models continue from the right end
+        for start in range(0, len(prompts), batch_size):
+            chunk = [self.prompt_ids([{"role": "user", "content": p}], settings.max_new_tokens) for p in prompts[start : start + batch_size]]
+            batch = self.tokenizer.pad({"input_ids": chunk}, return_tensors="pt")
+            with self.lock, self.adapter(tuned), torch.inference_mode():
+                if settings.seed is not None:
+                    torch.manual_seed(settings.seed)
+                output = self.model.generate(**batch, **self._generate_kwargs(settings))
+            new_tokens = output[:, batch["input_ids"].shape[1] :]
+            replies += [t.strip() for t in self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+        return replies

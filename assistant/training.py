@@ -1,0 +1,254 @@
+"""`assistant train`: a LoRA adapter on the base model with the transformers Trainer.
+
+Read top to bottom:
+  1. load the prepared pairs and tokenize them, loss on assistant replies only
+  2. load the base model and wrap it with a PEFT LoRA adapter
+  3. configure the Trainer: bf16 autocast where fast, validation each epoch (or N steps),
+     early stopping, best checkpoint kept, metrics logged as JSON lines
+  4. train (optionally resuming), then save the best adapter and the run's records
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .atomic import staged_directory, write_text_atomic
+from .config import TrainConfig
+from .errors import AssistantError, InputError
+from .rundir import RunDir
+
+DATA_FILES = ("train.jsonl", "validation.jsonl")
+
+
+# 1. data ---------------------------------------------------------------------------------
+
+def load_pairs(path: Path) -> list[dict]:
+    """The examples of one split; each must be {"messages": [...]} as prepare writes."""
+    examples = []
+    with open(path, encoding="utf-8") as handle:
+        for line_number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(path, line_number, f"invalid JSON ({exc.msg}); expected one example per line") from None
+            messages = record.get("messages") if isinstance(record, dict) else None
+            if not isinstance(messages, list) or not any(m.get("role") == "assistant" for m in messages if isinstance(m, dict)):
+                raise InputError(path, line_number, 'expected {"messages": [...]} with an assistant reply')
+            examples.append(messages)
+    return examples
+
+
+def tokenize_pairs(pairs: list[list[dict]], tokenizer, max_seq_len: int, path: Path) -> list[dict]:
+    from .chat_format import IGNORE_INDEX, tokenize_example
+
+    dataset = []
+    for line_number, messages in enumerate(pairs, start=1):
+        try:
+            example = tokenize_example(tokenizer, messages)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(path, line_number, f"cannot format example ({exc})") from None
+        ids, labels = example.input_ids[:max_seq_len], example.labels[:max_seq_len]
+        if all(label == IGNORE_INDEX for label in labels):
+            raise InputError(path, line_number, f"no reply tokens within max_seq_len={max_seq_len}")
+        dataset.append({"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels})
+    return dataset
+
+
+def load_dataset_split(data_dir: Path, name: str, tokenizer, config: TrainConfig) -> list[dict]:
+    path = data_dir / name
+    if not path.is_file():
+        raise AssistantError(f"{path}: not found (expected the output folder of 'assistant prepare')")
+    return tokenize_pairs(load_pairs(path), tokenizer, config.max_seq_len, path)
+
+
+# 2. model --------------------------------------------------------------------------------
+
+def lora_model(base_path: str, config: TrainConfig):
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from .base_model import load_model
+
+    # fp32 master weights; the Trainer's bf16 autocast does the fast matmuls.
+    model = load_model(base_path, dtype=torch.float32)
+    lora = LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=config.target_modules,
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(model, lora)
+
+
+# 3. trainer ------------------------------------------------------------------------------
+
+def use_bf16(config: TrainConfig) -> bool:
+    from .device import bf16_supported
+
+    return config.precision == "bf16" or (config.precision == "auto" and bf16_supported())
+
+
+def training_arguments(config: TrainConfig, run: RunDir, has_validation: bool):
+    from transformers import TrainingArguments
+
+    evaluate = "no" if not has_validation else ("steps" if config.eval_steps else "epoch")
+    save = evaluate if has_validation else "epoch"
+    return TrainingArguments(
+        output_dir=str(run.checkpoints),
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        learning_rate=config.learning_rate,
+        lr_scheduler_type=config.lr_scheduler,
+        warmup_steps=config.warmup_ratio,
+        weight_decay=config.weight_decay,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        bf16=use_bf16(config),
+        eval_strategy=evaluate,
+        eval_steps=config.eval_steps,
+        save_strategy=save,
+        save_steps=config.eval_steps,
+        save_total_limit=2,
+        load_best_model_at_end=has_validation,
+        metric_for_best_model="eval_loss" if has_validation else None,
+        greater_is_better=False,
+        logging_steps=config.logging_steps,
+        logging_first_step=True,
+        include_num_input_tokens_seen="non_padding",
+        train_sampling_strategy="group_by_length" if config.group_by_length else "random",
+        seed=config.seed,
+        data_seed=config.seed,
+        report_to="none",
+        use_cpu=not _cuda_available(),
+        dataloader_num_workers=0,
+    )
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def build_trainer(model, tokenizer, train_set, validation_set, config: TrainConfig, run: RunDir):
+    from transformers import DataCollatorForSeq2Seq, EarlyStoppingCallback, Trainer
+
+    from .callbacks import MetricsLogger
+
+    callbacks = [MetricsLogger(run.metrics)]
+    if validation_set and config.early_stopping_patience > 0:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
+    # Pads input_ids with the pad token and labels with -100, so padding never adds loss.
+    collator = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100, pad_to_multiple_of=8)
+    return Trainer(
+        model=model,
+        args=training_arguments(config, run, bool(validation_set)),
+        train_dataset=train_set,
+        eval_dataset=validation_set or None,
+        data_collator=collator,
+        processing_class=tokenizer,
+        callbacks=callbacks,
+    )
+
+
+# 4. the whole run ------------------------------------------------------------------------
+
+def prepare_run_dir(run: RunDir, resume: bool, overwrite: bool) -> None:
+    if run.path.exists() and any(run.path.iterdir()) and not resume:
+        if not overwrite:
+            raise AssistantError(
+                f"{run.path}: run directory exists (use --resume to continue it or --overwrite to replace it)"
+            )
+        shutil.rmtree(run.path)
+    if resume and not run.checkpoints.is_dir():
+        raise AssistantError(f"{run.path}: nothing to resume (no checkpoints/ in it)")
+    run.path.mkdir(parents=True, exist_ok=True)
+
+
+def train(data_dir: Path, run_dir: Path, config: TrainConfig, resume: bool = False, overwrite: bool = False) -> dict:
+    import torch
+    from transformers import set_seed
+
+    from .base_model import load_tokenizer, resolve_base_model
+
+    run = RunDir(Path(run_dir))
+    data_dir = Path(data_dir)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    set_seed(config.seed)
+    base_path = resolve_base_model(config.base_model)
+    tokenizer = load_tokenizer(base_path)
+    train_set = load_dataset_split(data_dir, "train.jsonl", tokenizer, config)
+    validation_set = load_dataset_split(data_dir, "validation.jsonl", tokenizer, config)
+    if not train_set:
+        raise AssistantError(f"{data_dir / 'train.jsonl'}: no training examples")
+    prepare_run_dir(run, resume, overwrite)
+    if not resume:
+        run.metrics.unlink(missing_ok=True)
+
+    model = lora_model(base_path, config)
+    trainer = build_trainer(model, tokenizer, train_set, validation_set, config, run)
+    result = trainer.train(resume_from_checkpoint=True if resume else None)
+
+    with staged_directory(run.adapter) as staging:
+        trainer.model.save_pretrained(staging)
+    summary = run_summary(config, base_path, data_dir, trainer, result, len(train_set), len(validation_set))
+    write_run_records(run, config, data_dir, summary)
+    return summary
+
+
+def run_summary(config, base_path, data_dir, trainer, result, n_train, n_validation) -> dict:
+    import peft
+    import torch
+    import transformers
+
+    from . import __version__
+
+    state = trainer.state
+    runtime = result.metrics.get("train_runtime", 0.0)
+    tokens = state.num_input_tokens_seen
+    return {
+        "base_model": config.base_model or "smollm2-135m-instruct",
+        "base_model_path": base_path,
+        "data": str(data_dir.resolve()),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "train_examples": n_train,
+        "validation_examples": n_validation,
+        "steps": state.global_step,
+        "epochs": round(state.epoch or 0.0, 2),
+        "best_eval_loss": state.best_metric,
+        "train_loss": result.training_loss,
+        "train_runtime_s": round(runtime, 1),
+        "trained_tokens": tokens,
+        "tokens_per_second": round(tokens / runtime, 1) if runtime else None,
+        "precision": "bf16 autocast" if use_bf16(config) else "fp32",
+        "versions": {
+            "assistant": __version__,
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "peft": peft.__version__,
+            "python": platform.python_version(),
+        },
+    }
+
+
+def write_run_records(run: RunDir, config: TrainConfig, data_dir: Path, summary: dict) -> None:
+    import yaml
+
+    from .plotting import plot_loss_curve
+    from .prepare import PROFILE_FILE, REPORT_FILE
+
+    write_text_atomic(run.config, yaml.safe_dump(config.model_dump(), sort_keys=False))
+    for name, target in ((PROFILE_FILE, run.profile_file), (REPORT_FILE, run.prepare_report)):
+        if (data_dir / name).is_file():
+            shutil.copyfile(data_dir / name, target)
+    plot_loss_curve(run.metrics, run.loss_curve)
+    write_text_atomic(run.summary_file, json.dumps(summary, indent=2) + "\n")

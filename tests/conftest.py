@@ -1,0 +1,71 @@
+"""Shared fixtures: the real tokenizer and a tiny randomly initialised Llama built from a config.
+
+Unit tests train and generate with the tiny model (seconds); tests marked `slow` use the real
+embedded SmolLM2-135M-Instruct end to end.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session")
+def base_model_path() -> str:
+    """The cached plain-model directory of the embedded base model (converted once)."""
+    from assistant.base_model import resolve_base_model
+
+    return resolve_base_model(None)
+
+
+@pytest.fixture(scope="session")
+def tokenizer(base_model_path):
+    from assistant.base_model import load_tokenizer
+
+    return load_tokenizer(base_model_path)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, tokenizer) -> str:
+    """A 2-layer Llama with the real vocabulary and chat template, random weights."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    path = tmp_path_factory.mktemp("tiny-llama")
+    LlamaForCausalLM(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return str(path)
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not present beside the repository")
+    return SHARED_DATA
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path

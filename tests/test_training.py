@@ -1,0 +1,81 @@
+import json
+
+import pytest
+
+from assistant.config import TrainConfig
+from assistant.errors import AssistantError, InputError
+from assistant.prepare import PrepareSettings, prepare
+from assistant.training import load_dataset_split, train
+from conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    out = tmp_path_factory.mktemp("prepared") / "data"
+    prepare(PrepareSettings(inputs=[REPO / "demo" / "data" / "faq.csv"], profile="acme_coffee", out=out,
+                            validation_fraction=0.2))
+    return out
+
+
+def tiny_config(tiny_model_dir, **kw):
+    settings = dict(base_model=tiny_model_dir, max_steps=4, batch_size=4, eval_steps=2, logging_steps=1,
+                    lora_r=4, lora_alpha=8)
+    return TrainConfig(**{**settings, **kw})
+
+
+def test_dataset_labels_only_replies(prepared, tokenizer):
+    dataset = load_dataset_split(prepared, "train.jsonl", tokenizer, TrainConfig())
+    example = dataset[0]
+    reply_ids = [t for t, l in zip(example["input_ids"], example["labels"]) if l != -100]
+    assert tokenizer.decode(reply_ids).endswith("— the Acme Coffee team" + tokenizer.eos_token)
+    assert len(example["input_ids"]) == len(example["labels"]) == len(example["attention_mask"])
+
+
+def test_train_writes_a_complete_run_dir(prepared, tiny_model_dir, tmp_path):
+    run = tmp_path / "run"
+    summary = train(prepared, run, tiny_config(tiny_model_dir))
+    for name in ("adapter/adapter_config.json", "adapter/adapter_model.safetensors", "config.yaml",
+                 "brand_profile.yaml", "prepare_report.json", "metrics.jsonl", "loss_curve.png", "run.json"):
+        assert (run / name).is_file(), name
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert any("loss" in m for m in metrics) and any("eval_loss" in m and "eval_perplexity" in m for m in metrics)
+    assert summary["steps"] == 4 and summary["trained_tokens"] > 0
+    assert json.loads((run / "run.json").read_text())["validation_examples"] > 0
+
+    # The adapter loads with plain peft onto the base model.
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model_dir), run / "adapter")
+    assert any("lora_A" in name for name, _ in model.named_parameters())
+
+
+def test_existing_run_dir_needs_resume_or_overwrite(prepared, tiny_model_dir, tmp_path):
+    run = tmp_path / "run"
+    train(prepared, run, tiny_config(tiny_model_dir))
+    with pytest.raises(AssistantError, match="run directory exists"):
+        train(prepared, run, tiny_config(tiny_model_dir))
+    # resume continues from the last checkpoint up to the new step budget
+    summary = train(prepared, run, tiny_config(tiny_model_dir, max_steps=6), resume=True)
+    assert summary["steps"] == 6
+    train(prepared, run, tiny_config(tiny_model_dir, max_steps=2), overwrite=True)
+    assert json.loads((run / "run.json").read_text())["steps"] == 2
+
+
+def test_same_seed_gives_the_same_adapter(prepared, tiny_model_dir, tmp_path):
+    from safetensors.torch import load_file
+
+    for name in ("a", "b"):
+        train(prepared, tmp_path / name, tiny_config(tiny_model_dir, max_steps=2))
+    a = load_file(tmp_path / "a" / "adapter" / "adapter_model.safetensors")
+    b = load_file(tmp_path / "b" / "adapter" / "adapter_model.safetensors")
+    assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
+
+
+def test_bad_prepared_data_is_a_one_line_error(tmp_path, tiny_model_dir):
+    (tmp_path / "train.jsonl").write_text('{"messages": [{"role": "user", "content": "x"}]}\n')
+    (tmp_path / "validation.jsonl").write_text("")
+    with pytest.raises(InputError, match=r"train.jsonl:1: expected .* assistant reply"):
+        train(tmp_path, tmp_path / "run", tiny_config(tiny_model_dir))
+    with pytest.raises(AssistantError, match="expected the output folder"):
+        train(tmp_path / "missing", tmp_path / "run", tiny_config(tiny_model_dir))
