@@ -1,0 +1,92 @@
+"""End to end on the real embedded SmolLM2-135M-Instruct: the proof that tuning works.
+
+Trains once on the demo data with the demo config (a few minutes on 2 CPU cores), then
+checks on the held-out questions that the tuned adapter beats the base model.
+"""
+
+import json
+
+import pytest
+
+from assistant.compare import compare, load_heldout
+from assistant.config import load_train_config
+from assistant.generation import ChatModel, GenerationSettings
+from assistant.prepare import PrepareSettings, prepare
+from assistant.training import train
+from conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    prepare(PrepareSettings(inputs=[REPO / "demo" / "data"], profile="acme_coffee", out=root / "data"))
+    train(root / "data", root / "run", load_train_config(REPO / "demo" / "train.yaml", {}))
+    return root / "run"
+
+
+@pytest.fixture(scope="module")
+def chat(demo_run):
+    return ChatModel.from_run(demo_run)
+
+
+@pytest.fixture(scope="module")
+def comparison(chat, demo_run):
+    items = load_heldout(REPO / "demo" / "heldout.jsonl")
+    result = compare(chat, items, chat_profile(demo_run).sign_off, GenerationSettings(max_new_tokens=120))
+    print("\nheld-out comparison:", json.dumps(result["summary"]))
+    return result
+
+
+def chat_profile(run):
+    from assistant.rundir import RunDir
+
+    return RunDir.open(run).profile()
+
+
+def test_validation_loss_improves_during_training(demo_run):
+    metrics = [json.loads(line) for line in (demo_run / "metrics.jsonl").read_text().splitlines()]
+    losses = [m["eval_loss"] for m in metrics if "eval_loss" in m]
+    assert len(losses) >= 2 and min(losses) < losses[0]
+    summary = json.loads((demo_run / "run.json").read_text())
+    print(f"\ntraining: {summary['train_runtime_s']} s, {summary['tokens_per_second']} tokens/s, best eval loss {summary['best_eval_loss']:.3f}")
+
+
+def test_tuned_beats_base_on_rouge_l(comparison):
+    s = comparison["summary"]
+    assert s["tuned"]["rougeL"] > s["base"]["rougeL"] + 0.1
+
+
+def test_tuned_carries_the_sign_off_far_more_often(comparison):
+    s = comparison["summary"]
+    assert s["tuned"]["sign_off_rate"] >= 0.8
+    assert s["tuned"]["sign_off_rate"] >= s["base"]["sign_off_rate"] + 0.6
+
+
+def test_tuned_model_stops_at_end_of_turn(chat):
+    """Every greedy reply ends with a stop token well before the limit, and never starts
+    a new turn of its own."""
+    import torch
+
+    questions = [item["question"] for item in load_heldout(REPO / "demo" / "heldout.jsonl")[:8]]
+    limit = 150
+    for question in questions:
+        ids = chat.prompt_ids([{"role": "user", "content": question}], limit)
+        with torch.inference_mode():
+            output = chat.model.generate(torch.tensor([ids]), max_new_tokens=limit, do_sample=False,
+                                         eos_token_id=chat.stop_ids, pad_token_id=chat.tokenizer.pad_token_id,
+                                         repetition_penalty=1.1)
+        new = output[0, len(ids):].tolist()
+        assert new[-1] == chat.tokenizer.eos_token_id, f"run-on reply to {question!r}"
+        text = chat.tokenizer.decode(new, skip_special_tokens=True)
+        assert "Customer:" not in text and "\nuser" not in text.lower()
+
+
+def test_chat_streams_with_multi_turn_history(chat):
+    settings = GenerationSettings(max_new_tokens=80)
+    history = [{"role": "user", "content": "Hi! Where is your Harbor Café?"}]
+    pieces = list(chat.stream(history, settings))
+    assert len(pieces) > 3
+    history += [{"role": "assistant", "content": "".join(pieces)}, {"role": "user", "content": "And when do you open?"}]
+    assert chat.reply(history, settings)
