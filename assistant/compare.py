@@ -19,24 +19,16 @@ from .generation import ChatModel, GenerationSettings
 
 def load_heldout(path: Path) -> list[dict]:
     """Lines of {"question": ..., "reference": ...}."""
+    from .readers.jsonio import iter_jsonl
+
+    expected = "JSONL of question/reference pairs"
+    if not Path(path).is_file():
+        raise InputError(path, None, f"file not found (expected {expected})")
     items = []
-    try:
-        handle = open(path, encoding="utf-8")
-    except OSError:
-        raise InputError(path, None, "file not found (expected JSONL of question/reference pairs)") from None
-    with handle:
-        for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(path, line_number, f"invalid JSON ({exc.msg})") from None
-            if not isinstance(record, dict) or not isinstance(record.get("question"), str) or not isinstance(record.get("reference"), str):
-                raise InputError(path, line_number, 'expected {"question": "...", "reference": "..."}')
-            items.append(record)
-    if not items:
-        raise InputError(path, None, "file is empty (expected JSONL of question/reference pairs)")
+    for line_number, record in iter_jsonl(Path(path), expected):
+        if not isinstance(record, dict) or not all(isinstance(record.get(k), str) for k in ("question", "reference")):
+            raise InputError(path, line_number, 'expected {"question": "...", "reference": "..."}')
+        items.append(record)
     return items
 
 

@@ -26,21 +26,21 @@ DATA_FILES = ("train.jsonl", "validation.jsonl")
 
 # 1. data ---------------------------------------------------------------------------------
 
-def load_pairs(path: Path) -> list[dict]:
-    """The examples of one split; each must be {"messages": [...]} as prepare writes."""
+def load_pairs(path: Path) -> list[list[dict]]:
+    """The examples of one split; each must be {"messages": [...]} as prepare writes.
+    An empty file is an empty split (prepare writes one when data is too small)."""
+    from .readers.jsonio import iter_jsonl
+
+    if path.stat().st_size == 0:
+        return []
     examples = []
-    with open(path, encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(path, line_number, f"invalid JSON ({exc.msg}); expected one example per line") from None
-            messages = record.get("messages") if isinstance(record, dict) else None
-            if not isinstance(messages, list) or not any(m.get("role") == "assistant" for m in messages if isinstance(m, dict)):
-                raise InputError(path, line_number, 'expected {"messages": [...]} with an assistant reply')
-            examples.append(messages)
+    for line_number, record in iter_jsonl(path, "chat examples from 'assistant prepare'"):
+        messages = record.get("messages") if isinstance(record, dict) else None
+        if not isinstance(messages, list) or not any(
+            isinstance(m, dict) and m.get("role") == "assistant" for m in messages
+        ):
+            raise InputError(path, line_number, 'expected {"messages": [...]} with an assistant reply')
+        examples.append(messages)
     return examples
 
 

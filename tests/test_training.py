@@ -79,3 +79,20 @@ def test_bad_prepared_data_is_a_one_line_error(tmp_path, tiny_model_dir):
         train(tmp_path, tmp_path / "run", tiny_config(tiny_model_dir))
     with pytest.raises(AssistantError, match="expected the output folder"):
         train(tmp_path / "missing", tmp_path / "run", tiny_config(tiny_model_dir))
+
+
+def test_chat_command_on_a_trained_run(prepared, tiny_model_dir, tmp_path):
+    from click.testing import CliRunner
+
+    from assistant.cli import cli
+
+    run = tmp_path / "run"
+    train(prepared, run, tiny_config(tiny_model_dir, max_steps=2))
+    script = "Hello there\n\n/reset\nWhat are your hours?\n/exit\nnever read\n"
+    for extra in ([], ["--base"]):
+        result = CliRunner().invoke(cli, ["chat", "--run", str(run), "--max-new-tokens", "5", "--seed", "1", *extra],
+                                    input=script)
+        assert result.exit_code == 0, result.output
+        assert result.output.count("assistant> ") == 2  # the empty line is ignored, /exit ends the loop
+        assert "(conversation cleared)" in result.output
+        assert ("base model" in result.output) == bool(extra)
