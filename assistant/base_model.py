@@ -83,13 +83,21 @@ def download_from_hub(repo_id: str) -> str:
 
 def cached_gguf_conversion(gguf_path: Path, name: str) -> Path:
     """The plain-model directory for a GGUF file, converting it on first use."""
-    stat = gguf_path.stat()
-    key = hashlib.sha256(f"{gguf_path}:{stat.st_size}:{int(stat.st_mtime)}".encode()).hexdigest()[:12]
-    target = models_dir() / f"{name}-{key}"
+    target = models_dir() / f"{name}-{gguf_fingerprint(gguf_path)}"
     if (target / CONVERTED_MARKER).is_file():
         return target
     convert_gguf(gguf_path, target)
     return target
+
+
+def gguf_fingerprint(path: Path) -> str:
+    """Identifies a GGUF file by content, not location, so every checkout and virtualenv
+    shares one conversion. The first MiB holds the header and all metadata; with the size
+    that tells files apart without hashing hundreds of MB at every start."""
+    digest = hashlib.sha256(str(path.stat().st_size).encode())
+    with open(path, "rb") as handle:
+        digest.update(handle.read(1 << 20))
+    return digest.hexdigest()[:12]
 
 
 def convert_gguf(gguf_path: Path, target: Path) -> None:

@@ -230,7 +230,7 @@ def run_summary(config, base_path, data_dir, trainer, result, n_train, n_validat
         "train_runtime_s": round(runtime, 1),
         "trained_tokens": tokens,
         "tokens_per_second": round(tokens / runtime, 1) if runtime else None,
-        "precision": "bf16 autocast" if use_bf16(config) else "fp32",
+        "precision": "bf16" if use_bf16(config) else "fp32",
         "versions": {
             "assistant": __version__,
             "torch": torch.__version__,
