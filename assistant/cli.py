@@ -163,20 +163,15 @@ def compare(run_dir, questions, show, max_new_tokens):
     quiet_libraries()
     from .compare import compare as run_compare, format_comparison, load_heldout, write_comparison
     from .generation import ChatModel, GenerationSettings
+    from .rundir import RunDir
 
     items = load_heldout(questions)
+    sign_off = RunDir.open(run_dir).profile().sign_off
     chat_model = ChatModel.from_run(run_dir)
-    profile = chat_model_profile(run_dir)
-    result = run_compare(chat_model, items, profile.sign_off, GenerationSettings(max_new_tokens=max_new_tokens))
+    result = run_compare(chat_model, items, sign_off, GenerationSettings(max_new_tokens=max_new_tokens))
     write_comparison(result, Path(run_dir) / "compare.json")
     click.echo(format_comparison(result, show=show))
     click.echo(f"Full comparison in {run_dir}/compare.json")
-
-
-def chat_model_profile(run_dir):
-    from .rundir import RunDir
-
-    return RunDir.open(run_dir).profile()
 
 
 def main() -> None:

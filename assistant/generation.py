@@ -48,11 +48,12 @@ class ChatModel:
         from .rundir import RunDir
 
         run = RunDir.open(run_dir)
-        base_path = run.summary()["base_model_path"]
-        if not Path(base_path).exists():
+        summary = run.summary()
+        base_path = summary["base_model_path"]
+        if not Path(base_path).exists():  # run copied from another machine: resolve again
             from .base_model import resolve_base_model
 
-            base_path = resolve_base_model(run.summary().get("base_model"))
+            base_path = resolve_base_model(summary.get("base_model"))
         tokenizer = load_tokenizer(base_path)
         model = PeftModel.from_pretrained(load_model(base_path), run.adapter)
         return cls(model, tokenizer, run.profile().system_prompt, has_adapter=True)
@@ -154,10 +155,10 @@ class ChatModel:
 
         settings = settings or GenerationSettings()
         replies: list[str] = []
-        self.tokenizer.padding_side = "left"  # decoder-only models continue from the right end
         for start in range(0, len(prompts), batch_size):
             chunk = [self.prompt_ids([{"role": "user", "content": p}], settings.max_new_tokens) for p in prompts[start : start + batch_size]]
-            batch = self.tokenizer.pad({"input_ids": chunk}, return_tensors="pt")
+            # Left padding: a decoder-only model continues from the right end of each row.
+            batch = self.tokenizer.pad({"input_ids": chunk}, padding_side="left", return_tensors="pt")
             with self.lock, self.adapter(tuned), torch.inference_mode():
                 if settings.seed is not None:
                     torch.manual_seed(settings.seed)
