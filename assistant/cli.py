@@ -6,6 +6,7 @@ stderr with exit status 2, never a traceback.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -74,8 +75,11 @@ def parse_speaker_map(pairs: tuple[str, ...]) -> dict[str, str] | None:
 @click.option("--max-tokens", default=1024, show_default=True, type=click.IntRange(32), help="Token limit per pair.")
 @click.option("--seed", default=42, show_default=True, help="Seed of the train/validation split.")
 @click.option("--base-model", help="Base model whose tokenizer counts tokens (default: embedded SmolLM2).")
+@click.option("--formatter", "-f", default="default", show_default=True,
+              help="Formatter turning records into pairs; a domain plugin's name picks its domain (see 'assistant plugins').")
 def prepare(inputs, profile, out, fmt, speaker_map, question_column, answer_column, conversation_column,
-            speaker_column, text_column, delimiter, validation_fraction, context_turns, max_tokens, seed, base_model):
+            speaker_column, text_column, delimiter, validation_fraction, context_turns, max_tokens, seed, base_model,
+            formatter):
     """Turn chat logs and FAQs (files or folders) into chat-format training pairs."""
     quiet_libraries()
     from .prepare import PrepareSettings, format_report, prepare as run_prepare
@@ -91,7 +95,7 @@ def prepare(inputs, profile, out, fmt, speaker_map, question_column, answer_colu
     settings = PrepareSettings(
         inputs=list(inputs), profile=profile, out=out, read_options=options,
         validation_fraction=validation_fraction, seed=seed, context_turns=context_turns,
-        max_tokens=max_tokens, base_model=base_model,
+        max_tokens=max_tokens, base_model=base_model, formatter=formatter,
     )
     report = run_prepare(settings)
     click.echo(format_report(report))
@@ -172,6 +176,31 @@ def compare(run_dir, questions, show, max_new_tokens):
     write_comparison(result, Path(run_dir) / "compare.json")
     click.echo(format_comparison(result, show=show))
     click.echo(f"Full comparison in {run_dir}/compare.json")
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def plugins(ctx, as_json):
+    """List loaded plugins with their hooks, formatters and evaluators."""
+    if ctx.invoked_subcommand:
+        return
+    from .plugin_listing import describe_plugins, format_plugins
+
+    listing = describe_plugins()
+    click.echo(json.dumps(listing, indent=2) if as_json else format_plugins(listing))
+
+
+@plugins.command("new")
+@click.argument("name")
+@click.option("--dir", "parent", default=".", show_default=True, type=click.Path(path_type=Path),
+              help="Folder to create the plugin package in.")
+def plugins_new(name, parent):
+    """Scaffold a plugin package NAME (pyproject, formatter, evaluator, test)."""
+    from .scaffold import scaffold_plugin
+
+    target = scaffold_plugin(name, Path(parent))
+    click.echo(f"Created {target}/. Install it with: pip install -e {target}  (then: assistant plugins)")
 
 
 def main() -> None:

@@ -1,10 +1,10 @@
 """From records to instruction pairs (OpenAI chat examples) shaped by a brand profile.
 
-A conversation gives one example per agent turn: the brand system prompt, up to
-`context_turns` preceding messages (starting at a customer message), and the agent turn as
-the target. Earlier agent turns stay in the context with `"weight": 0` so they are not
-trained twice. A FAQ entry gives one single-turn example. Anything that does not become an
-example is counted under a reason in `PairStats`; nothing disappears unreported.
+Two steps. A formatter (the default one is here; plugins add domain ones) turns a record
+into `Pair`s (context + reply) and `Skip`s (a reason). `shape_example` then applies the
+brand: system prompt first, sign-off appended, earlier agent turns kept with `"weight": 0`
+so they are not trained twice, banned phrases dropped. Every `Skip` is counted in
+`PairStats` with the first place it happened; nothing disappears unreported.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from .brand import BrandProfile
+from .plugin_types import FormatContext, Pair, Skip
 from .records import Conversation, FaqEntry, Message, SourceRef
 
 
@@ -32,14 +33,27 @@ class Example:
 class PairStats:
     conversations: int = 0
     faq_entries: int = 0
-    skipped_conversations: Counter = field(default_factory=Counter)
-    skipped_turns: Counter = field(default_factory=Counter)
-    skipped_examples: Counter = field(default_factory=Counter)
+    skipped: dict = field(default_factory=lambda: {"conversation": Counter(), "turn": Counter(), "record": Counter()})
     first_source: dict = field(default_factory=dict)  # reason -> first place it happened
 
-    def skip(self, counter: Counter, reason: str, source: SourceRef) -> None:
-        counter[reason] += 1
-        self.first_source.setdefault(reason, str(source))
+    def count(self, record: Conversation | FaqEntry) -> None:
+        if isinstance(record, Conversation):
+            self.conversations += 1
+        else:
+            self.faq_entries += 1
+
+    def skip(self, item: Skip, source: SourceRef) -> None:
+        self.skipped[item.scope][item.reason] += 1
+        self.first_source.setdefault(item.reason, str(source))
+
+
+# -- the default formatter ---------------------------------------------------------------
+
+def default_format(record: Conversation | FaqEntry, context: FormatContext) -> Iterator[Pair | Skip]:
+    if isinstance(record, Conversation):
+        yield from conversation_pairs(record, context.context_turns)
+    else:
+        yield from faq_pairs(record)
 
 
 def merge_consecutive(messages: list[Message]) -> list[Message]:
@@ -53,23 +67,25 @@ def merge_consecutive(messages: list[Message]) -> list[Message]:
     return merged
 
 
-def conversation_examples(
-    conversation: Conversation, profile: BrandProfile, stats: PairStats, context_turns: int = 6
-) -> Iterator[Example]:
-    stats.conversations += 1
-    source = conversation.source
+def usable_dialogue(conversation: Conversation) -> list[Message] | Skip:
+    """The conversation's non-empty user/agent messages, or why it cannot teach anything."""
     dialogue = [m for m in conversation.messages if m.role != "system" and m.content.strip()]
-    if not dialogue:
-        stats.skip(stats.skipped_conversations, "empty conversation", source)
-        return
     roles = {m.role for m in dialogue}
+    if not dialogue:
+        return Skip("empty conversation", "conversation")
     if "assistant" not in roles:
-        stats.skip(stats.skipped_conversations, "no agent turn (customer only)", source)
-        return
+        return Skip("no agent turn (customer only)", "conversation")
     if "user" not in roles:
-        stats.skip(stats.skipped_conversations, "one-sided (agent only)", source)
+        return Skip("one-sided (agent only)", "conversation")
+    return merge_consecutive(dialogue)
+
+
+def conversation_pairs(conversation: Conversation, context_turns: int = 6) -> Iterator[Pair | Skip]:
+    """One pair per agent turn, with up to `context_turns` earlier messages as context."""
+    dialogue = usable_dialogue(conversation)
+    if isinstance(dialogue, Skip):
+        yield dialogue
         return
-    dialogue = merge_consecutive(dialogue)
     for index, message in enumerate(dialogue):
         if message.role != "assistant":
             continue
@@ -77,52 +93,43 @@ def conversation_examples(
         while context and context[0].role != "user":
             context = context[1:]
         if not context:
-            stats.skip(stats.skipped_turns, "agent turn before any customer message", source)
+            yield Skip("agent turn before any customer message", "turn")
             continue
-        example = _build_example(profile, context, message.content, source, conversation.id, stats)
-        if example is not None:
-            yield example
+        yield Pair(context=context, reply=message.content)
 
 
-def faq_example(entry: FaqEntry, profile: BrandProfile, stats: PairStats) -> Example | None:
-    stats.faq_entries += 1
+def faq_pairs(entry: FaqEntry) -> Iterator[Pair | Skip]:
     if not entry.question.strip() or not entry.answer.strip():
-        stats.skip(stats.skipped_examples, "FAQ entry with empty question or answer", entry.source)
-        return None
-    context = [Message("user", entry.question.strip())]
-    return _build_example(profile, context, entry.answer, entry.source, f"faq:{entry.id}", stats)
+        yield Skip("FAQ entry with empty question or answer", "record")
+        return
+    yield Pair(context=[Message("user", entry.question.strip())], reply=entry.answer)
 
 
-def profile_examples(profile: BrandProfile, profile_path: str, stats: PairStats) -> Iterator[Example]:
-    """The profile's example replies are curated brand-voice pairs: train on them too."""
-    for i, pair in enumerate(profile.example_replies, start=1):
-        source = SourceRef(profile_path, 0)
-        context = [Message("user", pair.user)]
-        example = _build_example(profile, context, pair.assistant, source, f"profile:{i}", stats)
-        if example is not None:
-            yield example
+# -- brand shaping -----------------------------------------------------------------------
+
+def record_group(record: Conversation | FaqEntry) -> str:
+    return record.id if isinstance(record, Conversation) else f"faq:{record.id}"
 
 
-def _build_example(
-    profile: BrandProfile,
-    context: list[Message],
-    reply: str,
-    source: SourceRef,
-    group: str,
-    stats: PairStats,
-) -> Example | None:
+def shape_example(pair: Pair, profile: BrandProfile, source: SourceRef, group: str) -> Example | Skip:
+    reply = pair.reply.strip()
     banned = profile.banned_phrases_in(reply)
     if banned and profile.on_banned_phrase == "drop":
-        stats.skip(stats.skipped_examples, f"target uses banned phrase '{banned[0]}'", source)
-        return None
+        return Skip(f"target uses banned phrase '{banned[0]}'", "record")
     messages = [{"role": "system", "content": profile.system_prompt}]
-    for m in context:
+    for m in pair.context:
         if m.role == "assistant":
             messages.append({"role": "assistant", "content": profile.with_sign_off(m.content), "weight": 0})
         else:
             messages.append({"role": m.role, "content": m.content})
-    messages.append({"role": "assistant", "content": profile.with_sign_off(reply.strip())})
+    messages.append({"role": "assistant", "content": profile.with_sign_off(reply)})
     return Example(messages=messages, source=source, group=group)
+
+
+def profile_pairs(profile: BrandProfile) -> Iterator[tuple[str, Pair]]:
+    """The profile's example replies are curated brand-voice pairs: train on them too."""
+    for i, example in enumerate(profile.example_replies, start=1):
+        yield f"profile:{i}", Pair(context=[Message("user", example.user)], reply=example.assistant)
 
 
 def is_validation(group: str, fraction: float, seed: int) -> bool:

@@ -16,12 +16,16 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from .atomic import staged_directory
-from .brand import BrandProfile, resolve_profile_path, load_profile
+from .brand import BrandProfile, load_profile, resolve_profile_path
 from .chat_format import count_tokens
-from .pairs import Example, PairStats, conversation_examples, faq_example, is_validation, profile_examples
+from .errors import AssistantError
+from .pairs import Example, PairStats, is_validation, profile_pairs, record_group, shape_example
+from .plugin_types import FormatContext, Skip
 from .readers import ReadOptions, iter_input_files, read_file
-from .records import Conversation
+from .records import SourceRef
 
 REPORT_FILE = "prepare_report.json"
 PROFILE_FILE = "brand_profile.yaml"
@@ -38,6 +42,7 @@ class PrepareSettings:
     context_turns: int = 6
     max_tokens: int = 1024
     base_model: str | None = None
+    formatter: str = "default"
 
 
 class LengthTracker:
@@ -59,7 +64,7 @@ class LengthTracker:
             first_user = next(i for i, m in enumerate(messages) if m["role"] == "user")
             later_user = next((i for i, m in enumerate(messages) if m["role"] == "user" and i > first_user), None)
             if later_user is None:
-                stats.skip(stats.skipped_examples, f"longer than {self.max_tokens} tokens", example.source)
+                stats.skip(Skip(f"longer than {self.max_tokens} tokens", "record"), example.source)
                 return None, tokens
             messages = [messages[0]] + messages[later_user:]
 
@@ -78,14 +83,52 @@ class LengthTracker:
         }
 
 
+class PairShaper:
+    """Formatter output to written examples: brand shaping, then the plugins' filters."""
+
+    def __init__(self, settings: PrepareSettings, profile: BrandProfile, stats: PairStats):
+        from .plugins import registry
+
+        self.registry = registry()
+        self.formatter = self.registry.formatter(settings.formatter)
+        self.domain = self.formatter.domain
+        system_prompt = self.registry.system_prompt(profile, self.domain)
+        self.profile = profile.model_copy(update={"system_prompt": system_prompt})
+        self.context = FormatContext(profile=self.profile, context_turns=settings.context_turns)
+        self.stats = stats
+
+    def pairs(self, record):
+        try:
+            yield from self.formatter.format(record, self.context)
+        except AssistantError:
+            raise
+        except Exception as exc:  # a plugin's bug: name it and the record it failed on
+            plugin = self.registry.plugin_of("formatter", self.formatter.name)
+            raise AssistantError(
+                f"{record.source}: formatter '{self.formatter.name}' (plugin '{plugin}') failed: "
+                f"{type(exc).__name__}: {exc}"
+            ) from None
+
+    def examples(self, items, source: SourceRef, group: str):
+        for item in items:
+            shaped = item if isinstance(item, Skip) else shape_example(item, self.profile, source, group)
+            if not isinstance(shaped, Skip):
+                reason = self.registry.filter_reason(shaped.messages, self.profile, self.domain)
+                shaped = Skip(reason, "record") if reason else shaped
+            if isinstance(shaped, Skip):
+                self.stats.skip(shaped, source)
+            else:
+                yield shaped
+
+
 def prepare(settings: PrepareSettings) -> dict:
     from .base_model import load_tokenizer, resolve_base_model
 
     profile_path = resolve_profile_path(settings.profile)
-    profile = load_profile(profile_path)
+    stats = PairStats()
+    shaper = PairShaper(settings, load_profile(profile_path), stats)
     files = iter_input_files(settings.inputs)
     tokenizer = load_tokenizer(resolve_base_model(settings.base_model))
-    stats = PairStats()
     lengths = LengthTracker(tokenizer, settings.max_tokens)
     per_file: dict[str, dict] = {}
     with staged_directory(settings.out) as staging:
@@ -106,41 +149,47 @@ def prepare(settings: PrepareSettings) -> dict:
                 return True
 
             for path in files:
-                per_file[str(path)] = read_one_file(path, settings, profile, stats, write)
-            for example in profile_examples(profile, str(profile_path), stats):
-                write(example)
-        (staging / PROFILE_FILE).write_text(profile_path.read_text(encoding="utf-8"), encoding="utf-8")
-        report = build_report(settings, profile, profile_path, per_file, stats, lengths)
+                per_file[str(path)] = read_one_file(path, settings, shaper, write)
+            for group, pair in profile_pairs(shaper.profile):
+                for example in shaper.examples([pair], SourceRef(str(profile_path), 0), group):
+                    write(example)
+        # The profile as used: its system prompt includes the plugins' contributions, so
+        # training, chat and eval all see the same one.
+        (staging / PROFILE_FILE).write_text(
+            yaml.safe_dump(shaper.profile.model_dump(), sort_keys=False, allow_unicode=True), encoding="utf-8"
+        )
+        report = build_report(settings, shaper, profile_path, per_file, stats, lengths)
         (staging / REPORT_FILE).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     return report
 
 
-def read_one_file(path: Path, settings: PrepareSettings, profile: BrandProfile, stats: PairStats, write) -> dict:
+def read_one_file(path: Path, settings: PrepareSettings, shaper: PairShaper, write) -> dict:
     counts = {"conversations": 0, "faq_entries": 0, "pairs": 0}
     for record in read_file(path, settings.read_options):
-        if isinstance(record, Conversation):
-            counts["conversations"] += 1
-            examples = list(conversation_examples(record, profile, stats, settings.context_turns))
-        else:
-            counts["faq_entries"] += 1
-            examples = [e for e in [faq_example(record, profile, stats)] if e is not None]
+        shaper.stats.count(record)
+        counts["faq_entries" if hasattr(record, "question") else "conversations"] += 1
+        examples = shaper.examples(shaper.pairs(record), record.source, record_group(record))
         counts["pairs"] += sum(write(example) for example in examples)
     return counts
 
 
-def build_report(settings, profile, profile_path, per_file, stats: PairStats, lengths: LengthTracker) -> dict:
-    def reasons(counter):
+def build_report(settings, shaper: PairShaper, profile_path, per_file, stats: PairStats, lengths: LengthTracker) -> dict:
+    def reasons(scope):
+        counter = stats.skipped[scope]
         return {reason: {"count": n, "first_at": stats.first_source[reason]} for reason, n in counter.most_common()}
 
     return {
         "inputs": per_file,
-        "brand_profile": {"name": profile.name, "path": str(profile_path)},
+        "brand_profile": {"name": shaper.profile.name, "path": str(profile_path)},
+        "formatter": shaper.formatter.name,
+        "domain": shaper.domain,
+        "system_prompt": shaper.profile.system_prompt,
         "records_read": {"conversations": stats.conversations, "faq_entries": stats.faq_entries},
         "pairs_written": {"train": len(lengths.lengths["train"]), "validation": len(lengths.lengths["validation"])},
         "skipped": {
-            "conversations": reasons(stats.skipped_conversations),
-            "agent_turns": reasons(stats.skipped_turns),
-            "examples": reasons(stats.skipped_examples),
+            "conversations": reasons("conversation"),
+            "agent_turns": reasons("turn"),
+            "examples": reasons("record"),
         },
         "tokens": {"train": lengths.summary("train"), "validation": lengths.summary("validation")},
         "settings": {
@@ -149,6 +198,8 @@ def build_report(settings, profile, profile_path, per_file, stats: PairStats, le
             "context_turns": settings.context_turns,
             "max_tokens": settings.max_tokens,
             "base_model": settings.base_model or "smollm2-135m-instruct",
+            "formatter": shaper.formatter.name,
+            "domain": shaper.domain,
         },
     }
 

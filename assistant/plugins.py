@@ -1,0 +1,188 @@
+"""Loading plugins and collecting what they register.
+
+The plugin manager, the hook markers and the entry-point group are all named `assistant`.
+Plugins load lazily (on first use) and once per process: first the core plugin that holds
+the built-in behaviour, then every entry point of the group `assistant` (the four domain
+plugins of this project are registered that way too, in pyproject.toml). Set
+ASSISTANT_PLUGINS to a comma-separated allow-list to load only those entry points
+(empty: none) when a broken plugin stops everything.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cache
+from importlib.metadata import entry_points
+
+import pluggy
+
+from . import __version__, hookspecs
+from .errors import AssistantError
+from .plugin_types import Evaluator, Formatter
+
+GROUP = "assistant"
+ALLOW_ENV = "ASSISTANT_PLUGINS"
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    version: str
+    module: str
+    hooks: list[str] = field(default_factory=list)
+    formatters: list[str] = field(default_factory=list)
+    evaluators: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Registry:
+    """Everything the loaded plugins registered, with the plugin each came from."""
+
+    manager: pluggy.PluginManager
+    plugins: dict[str, PluginInfo]
+    formatters: dict[str, Formatter] = field(default_factory=dict)
+    evaluators: dict[str, Evaluator] = field(default_factory=dict)
+    owner: dict[str, str] = field(default_factory=dict)  # "formatter:NAME" / "evaluator:NAME" -> plugin
+
+    def formatter(self, name: str) -> Formatter:
+        if name not in self.formatters:
+            raise AssistantError(f"unknown formatter '{name}' (expected one of: {', '.join(sorted(self.formatters))})")
+        return self.formatters[name]
+
+    def evaluators_for(self, domains: list[str]) -> list[Evaluator]:
+        wanted = {"general", *domains}
+        return [e for e in self.evaluators.values() if e.domain in wanted]
+
+    def plugin_of(self, kind: str, name: str) -> str:
+        return self.owner.get(f"{kind}:{name}", "?")
+
+    # Hooks are called here one plugin at a time, in load order (core, then entry points by
+    # name), rather than through pluggy's LIFO `pm.hook.*` call, so that results keep a
+    # stable order and a failure or a veto can be attributed to its plugin.
+
+    def system_prompt(self, profile, domain: str) -> str:
+        """The profile's system prompt with every plugin's contribution appended."""
+        parts = [profile.system_prompt.strip()]
+        for impl in self.manager.hook.system_prompt_extra.get_hookimpls():
+            extra = call_hook(impl, "system_prompt_extra", profile=profile, domain=domain)
+            if extra and extra.strip():
+                parts.append(extra.strip())
+        return " ".join(parts)
+
+    def filter_reason(self, messages: list[dict], profile, domain: str) -> str | None:
+        """The first plugin's reason to drop this pair, prefixed with its name, or None."""
+        for impl in self.manager.hook.filter_pair.get_hookimpls():
+            reason = call_hook(impl, "filter_pair", messages=messages, profile=profile, domain=domain)
+            if reason:
+                return f"{impl.plugin_name}: {reason}"
+        return None
+
+
+def allowed_plugins() -> set[str] | None:
+    value = os.environ.get(ALLOW_ENV)
+    if value is None:
+        return None
+    return {name.strip() for name in value.split(",") if name.strip()}
+
+
+def call_hook(impl, hook: str, **kwargs):
+    """Call one plugin's implementation; its failure names the plugin and the hook."""
+    try:
+        return impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
+    except AssistantError:
+        raise
+    except Exception as exc:
+        raise AssistantError(f"plugin '{impl.plugin_name}' failed in hook {hook}: {type(exc).__name__}: {exc}") from None
+
+
+@cache
+def plugin_manager() -> pluggy.PluginManager:
+    return build_plugin_manager()
+
+
+def build_plugin_manager(extra: dict | None = None) -> pluggy.PluginManager:
+    """The core plugin, the allowed entry points, then `extra` ({name: plugin}, for tests)."""
+    from . import core_plugin
+
+    manager = pluggy.PluginManager(GROUP)
+    manager.add_hookspecs(hookspecs)
+    manager.register(core_plugin, name="core")
+    allowed = allowed_plugins()
+    for entry in sorted(entry_points(group=GROUP), key=lambda e: e.name):
+        if allowed is not None and entry.name not in allowed:
+            continue
+        if manager.has_plugin(entry.name):
+            continue  # the same distribution seen twice on sys.path
+        try:
+            module = entry.load()
+        except Exception as exc:
+            raise AssistantError(f"plugin '{entry.name}' ({entry.value}) failed to load: {type(exc).__name__}: {exc}") from None
+        register_plugin(manager, module, entry.name)
+    for name, plugin in (extra or {}).items():
+        register_plugin(manager, plugin, name)
+    try:
+        manager.check_pending()  # a misspelled hook name fails here, not silently never runs
+    except pluggy.PluginValidationError as exc:
+        raise AssistantError(f"plugin '{manager.get_name(exc.plugin)}': {exc}") from None
+    return manager
+
+
+def register_plugin(manager: pluggy.PluginManager, plugin, name: str) -> None:
+    try:
+        manager.register(plugin, name=name)
+    except pluggy.PluginValidationError as exc:  # e.g. a hook implemented with a wrong argument name
+        raise AssistantError(f"plugin '{name}': {exc}") from None
+
+
+def plugin_version(manager: pluggy.PluginManager, name: str) -> str:
+    if name == "core":
+        return __version__
+    for plugin, dist in manager.list_plugin_distinfo():
+        if manager.get_name(plugin) == name:
+            return dist.version
+    return "unknown"
+
+
+@cache
+def registry() -> Registry:
+    return build_registry(plugin_manager())
+
+
+def build_registry(manager: pluggy.PluginManager) -> Registry:
+    plugins = {
+        name: PluginInfo(name=name, version=plugin_version(manager, name), module=getattr(plugin, "__name__", repr(plugin)))
+        for name, plugin in manager.list_name_plugin()
+    }
+    for hook_name in ("register_formatters", "register_evaluators", "system_prompt_extra", "filter_pair"):
+        for impl in getattr(manager.hook, hook_name).get_hookimpls():
+            plugins[impl.plugin_name].hooks.append(hook_name)
+    result = Registry(manager=manager, plugins=plugins)
+    collect(result, "register_formatters", Formatter, result.formatters, "formatter")
+    collect(result, "register_evaluators", Evaluator, result.evaluators, "evaluator")
+    return result
+
+
+def collect(result: Registry, hook: str, kind: type, into: dict, label: str) -> None:
+    """Call each plugin's registration hook with a callback bound to that plugin, so a
+    wrong type or a duplicate name is reported against the plugin that caused it."""
+    for impl in getattr(result.manager.hook, hook).get_hookimpls():  # load order
+        plugin = impl.plugin_name
+
+        def register(obj, plugin=plugin):
+            if not isinstance(obj, kind):
+                raise AssistantError(f"plugin '{plugin}' registered {type(obj).__name__} in {hook}; expected {kind.__name__}")
+            if not obj.name or obj.name in into:
+                other = result.plugin_of(label, obj.name)
+                raise AssistantError(f"plugin '{plugin}' registered {label} '{obj.name}', already registered by plugin '{other}'")
+            into[obj.name] = obj
+            result.owner[f"{label}:{obj.name}"] = plugin
+            getattr(result.plugins[plugin], f"{label}s").append(obj.name)
+
+        call_hook(impl, hook, register=register)
+
+
+def reset() -> None:
+    """Forget loaded plugins (tests, and after installing a plugin in-process)."""
+    registry.cache_clear()
+    plugin_manager.cache_clear()
