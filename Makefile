@@ -20,9 +20,9 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
-	$(BIN)/assistant prepare demo/data --profile acme_coffee --out $(RUNS)/demo-data
+	$(BIN)/assistant prepare demo/data --profile acme_coffee --formatter support --out $(RUNS)/demo-data
 	$(BIN)/assistant train --data $(RUNS)/demo-data --config demo/train.yaml --out $(RUNS)/demo --overwrite
-	$(BIN)/assistant compare --run $(RUNS)/demo --questions demo/heldout.jsonl --show 4
+	$(BIN)/assistant eval --run $(RUNS)/demo --questions demo/heldout.jsonl --show 3
 	@if [ -t 0 ]; then $(BIN)/assistant chat --run $(RUNS)/demo; \
 	else echo "(no terminal: skipping the chat; run '$(BIN)/assistant chat --run $(RUNS)/demo')"; fi
 

@@ -178,6 +178,36 @@ def compare(run_dir, questions, show, max_new_tokens):
     click.echo(f"Full comparison in {run_dir}/compare.json")
 
 
+@cli.command("eval")
+@click.option("--run", "run_dir", required=True, type=click.Path(path_type=Path), help="Run directory to evaluate.")
+@click.option("--questions", "-q", type=click.Path(path_type=Path),
+              help="JSONL of question/reference (default: the run's validation split).")
+@click.option("--domain", "domains", multiple=True, help="Domain whose evaluators run (default: the run's domain).")
+@click.option("--limit", type=click.IntRange(1), help="Evaluate only the first N cases.")
+@click.option("--max-new-tokens", default=160, show_default=True, type=click.IntRange(1))
+@click.option("--batch-size", default=8, show_default=True, type=click.IntRange(1))
+@click.option("--show", default=0, show_default=True, type=click.IntRange(0), help="Print N examples side by side.")
+def eval_command(run_dir, questions, domains, limit, max_new_tokens, batch_size, show):
+    """Base vs tuned on held-out prompts: every metric and domain evaluator, with a report."""
+    quiet_libraries()
+    from .evaluation import evaluate, format_summary, write_report
+    from .generation import GenerationSettings
+
+    results = evaluate(
+        run_dir, questions=questions, domains=list(domains) or None, limit=limit,
+        settings=GenerationSettings(max_new_tokens=max_new_tokens), batch_size=batch_size,
+        progress=lambda message: click.echo(message, err=True),
+    )
+    out = write_report(results)
+    if show:
+        from .compare import side_by_side
+
+        rows = [(e["prompt"], e["base"]["reply"], e["tuned"]["reply"]) for e in results["examples"][:show]]
+        click.echo(side_by_side(rows))
+    click.echo(format_summary(results))
+    click.echo(f"Report: {out}/report.md, {out}/report.html, {out}/metrics.png; scores in {out}/results.json")
+
+
 @cli.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context

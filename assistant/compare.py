@@ -76,26 +76,33 @@ def write_comparison(result: dict, path: Path) -> None:
     write_text_atomic(path, json.dumps(result, indent=2, ensure_ascii=False) + "\n")
 
 
-def format_comparison(result: dict, show: int = 5, width: int = 100) -> str:
+def side_by_side(rows: list[tuple[str, str, str]], width: int = 100) -> str:
+    """(question, base reply, tuned reply) rows as two wrapped columns."""
     column = (width - 3) // 2
     lines = []
-    for row in result["examples"][:show]:
+    for question, base, tuned in rows:
         lines.append("=" * width)
-        lines.append(textwrap.fill(f"Q: {row['question']}", width))
+        lines.append(textwrap.fill(f"Q: {question}", width))
         lines.append("-" * width)
-        left = textwrap.wrap(f"BASE: {row['base']}", column) or [""]
-        right = textwrap.wrap(f"TUNED: {row['tuned']}", column) or [""]
+        left = textwrap.wrap(f"BASE: {base}", column) or [""]
+        right = textwrap.wrap(f"TUNED: {tuned}", column) or [""]
         for i in range(max(len(left), len(right))):
             a = left[i] if i < len(left) else ""
             b = right[i] if i < len(right) else ""
             lines.append(f"{a:<{column}} | {b}")
+    if rows:
+        lines.append("=" * width)
+    return "\n".join(lines)
+
+
+def format_comparison(result: dict, show: int = 5, width: int = 100) -> str:
+    rows = [(r["question"], r["base"], r["tuned"]) for r in result["examples"][:show]]
     s = result["summary"]
-    n = len(result["examples"])
-    lines += [
-        "=" * width,
-        f"Held-out questions: {n}",
+    lines = [
+        side_by_side(rows, width),
+        f"Held-out questions: {len(result['examples'])}",
         f"{'':16}{'base':>10}{'tuned':>10}",
         f"{'ROUGE-L':16}{s['base']['rougeL']:>10.3f}{s['tuned']['rougeL']:>10.3f}",
         f"{'sign-off rate':16}{s['base']['sign_off_rate']:>10.0%}{s['tuned']['sign_off_rate']:>10.0%}",
     ]
-    return "\n".join(lines)
+    return "\n".join(line for line in lines if line)

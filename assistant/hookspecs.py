@@ -9,6 +9,8 @@ the domain plugins in `plugins/`). Plugins are found through the entry-point gro
     insurance = "assistant_insurance"
 
 Hook arguments are passed by name; an implementation may accept any subset of them.
+Load order: the core plugin, then entry points sorted by name. Hooks run in pluggy's call
+order: the most recently loaded plugin first, unless tryfirst/trylast say otherwise.
 """
 
 from __future__ import annotations
@@ -54,7 +56,8 @@ def system_prompt_extra(profile, domain):
         profile: the `BrandProfile` in use.
         domain: the active domain (the chosen formatter's domain), e.g. "healthcare".
     Returns: a string to append to the profile's system prompt, or None. All results are
-        collected and appended in plugin load order (core, then entry points by name).
+        collected and appended in pluggy's call order (the most recently loaded plugin
+        first; `@hookimpl(tryfirst=True)` / `trylast=True` move a plugin).
     """
 
 
@@ -67,6 +70,6 @@ def filter_pair(messages, profile, domain):
         profile: the `BrandProfile` in use.
         domain: the active domain.
     Returns: a short reason string to drop the pair (it is counted in the prepare report
-        under that reason, prefixed by the plugin name), or None to keep it. Plugins are
-        asked in load order; the first non-None result wins.
+        under that reason, prefixed by the plugin name), or None (or "") to keep it.
+        Plugins are asked in pluggy's call order; the first reason wins.
     """

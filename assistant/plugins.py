@@ -57,14 +57,14 @@ class Registry:
     def plugin_of(self, kind: str, name: str) -> str:
         return self.owner.get(f"{kind}:{name}", "?")
 
-    # Hooks are called here one plugin at a time, in load order (core, then entry points by
-    # name), rather than through pluggy's LIFO `pm.hook.*` call, so that results keep a
-    # stable order and a failure or a veto can be attributed to its plugin.
+    # Hooks are called here one plugin at a time, in pluggy's own call order (the most
+    # recently loaded plugin first, tryfirst/trylast honoured), rather than through
+    # `pm.hook.*`, so that a failure or a veto can be attributed to its plugin.
 
     def system_prompt(self, profile, domain: str) -> str:
         """The profile's system prompt with every plugin's contribution appended."""
         parts = [profile.system_prompt.strip()]
-        for impl in self.manager.hook.system_prompt_extra.get_hookimpls():
+        for impl in call_order(self.manager.hook.system_prompt_extra):
             extra = call_hook(impl, "system_prompt_extra", profile=profile, domain=domain)
             if extra and extra.strip():
                 parts.append(extra.strip())
@@ -72,11 +72,17 @@ class Registry:
 
     def filter_reason(self, messages: list[dict], profile, domain: str) -> str | None:
         """The first plugin's reason to drop this pair, prefixed with its name, or None."""
-        for impl in self.manager.hook.filter_pair.get_hookimpls():
+        for impl in call_order(self.manager.hook.filter_pair):
             reason = call_hook(impl, "filter_pair", messages=messages, profile=profile, domain=domain)
             if reason:
                 return f"{impl.plugin_name}: {reason}"
         return None
+
+
+def call_order(hook) -> list:
+    """The implementations in the order pluggy would call them: get_hookimpls() lists them
+    in reverse (last registered and tryfirst at the end)."""
+    return list(reversed(hook.get_hookimpls()))
 
 
 def allowed_plugins() -> set[str] | None:
@@ -108,17 +114,23 @@ def build_plugin_manager(extra: dict | None = None) -> pluggy.PluginManager:
     manager = pluggy.PluginManager(GROUP)
     manager.add_hookspecs(hookspecs)
     manager.register(core_plugin, name="core")
+    manager.assistant_versions = {"core": __version__}  # entry points are loaded here, not by pluggy
     allowed = allowed_plugins()
-    for entry in sorted(entry_points(group=GROUP), key=lambda e: e.name):
-        if allowed is not None and entry.name not in allowed:
+    entries = unique_entry_points()
+    if allowed is not None and allowed - set(entries):
+        raise AssistantError(
+            f"{ALLOW_ENV} names {', '.join(sorted(allowed - set(entries)))}, which no installed plugin provides "
+            f"(installed: {', '.join(sorted(entries)) or 'none'})"
+        )
+    for name, entry in sorted(entries.items()):
+        if allowed is not None and name not in allowed:
             continue
-        if manager.has_plugin(entry.name):
-            continue  # the same distribution seen twice on sys.path
         try:
             module = entry.load()
         except Exception as exc:
             raise AssistantError(f"plugin '{entry.name}' ({entry.value}) failed to load: {type(exc).__name__}: {exc}") from None
         register_plugin(manager, module, entry.name)
+        manager.assistant_versions[entry.name] = entry.dist.version if entry.dist else "unknown"
     for name, plugin in (extra or {}).items():
         register_plugin(manager, plugin, name)
     try:
@@ -128,20 +140,27 @@ def build_plugin_manager(extra: dict | None = None) -> pluggy.PluginManager:
     return manager
 
 
+def unique_entry_points() -> dict:
+    """Entry points of the group by name; two different packages claiming one name, or a
+    plugin calling itself 'core', is an error rather than a silent choice."""
+    entries: dict = {}
+    for entry in entry_points(group=GROUP):
+        if entry.name == "core":
+            raise AssistantError(f"plugin entry point 'core' ({entry.value}): the name is reserved for the built-ins")
+        known = entries.get(entry.name)
+        if known is not None and known.value != entry.value:
+            raise AssistantError(
+                f"two plugins are named '{entry.name}': {known.value} and {entry.value}; uninstall one"
+            )
+        entries[entry.name] = entry
+    return entries
+
+
 def register_plugin(manager: pluggy.PluginManager, plugin, name: str) -> None:
     try:
         manager.register(plugin, name=name)
     except pluggy.PluginValidationError as exc:  # e.g. a hook implemented with a wrong argument name
         raise AssistantError(f"plugin '{name}': {exc}") from None
-
-
-def plugin_version(manager: pluggy.PluginManager, name: str) -> str:
-    if name == "core":
-        return __version__
-    for plugin, dist in manager.list_plugin_distinfo():
-        if manager.get_name(plugin) == name:
-            return dist.version
-    return "unknown"
 
 
 @cache
@@ -151,7 +170,11 @@ def registry() -> Registry:
 
 def build_registry(manager: pluggy.PluginManager) -> Registry:
     plugins = {
-        name: PluginInfo(name=name, version=plugin_version(manager, name), module=getattr(plugin, "__name__", repr(plugin)))
+        name: PluginInfo(
+            name=name,
+            version=getattr(manager, "assistant_versions", {}).get(name, "unknown"),
+            module=getattr(plugin, "__name__", repr(plugin)),
+        )
         for name, plugin in manager.list_name_plugin()
     }
     for hook_name in ("register_formatters", "register_evaluators", "system_prompt_extra", "filter_pair"):
@@ -165,16 +188,18 @@ def build_registry(manager: pluggy.PluginManager) -> Registry:
 
 def collect(result: Registry, hook: str, kind: type, into: dict, label: str) -> None:
     """Call each plugin's registration hook with a callback bound to that plugin, so a
-    wrong type or a duplicate name is reported against the plugin that caused it."""
-    for impl in getattr(result.manager.hook, hook).get_hookimpls():  # load order
+    wrong type or a duplicate name is reported against the plugins that caused it."""
+    for impl in call_order(getattr(result.manager.hook, hook)):
         plugin = impl.plugin_name
 
         def register(obj, plugin=plugin):
             if not isinstance(obj, kind):
                 raise AssistantError(f"plugin '{plugin}' registered {type(obj).__name__} in {hook}; expected {kind.__name__}")
-            if not obj.name or obj.name in into:
+            if not obj.name:
+                raise AssistantError(f"plugin '{plugin}' registered a {label} without a name")
+            if obj.name in into:
                 other = result.plugin_of(label, obj.name)
-                raise AssistantError(f"plugin '{plugin}' registered {label} '{obj.name}', already registered by plugin '{other}'")
+                raise AssistantError(f"{label} '{obj.name}' is registered by both plugin '{other}' and plugin '{plugin}'")
             into[obj.name] = obj
             result.owner[f"{label}:{obj.name}"] = plugin
             getattr(result.plugins[plugin], f"{label}s").append(obj.name)

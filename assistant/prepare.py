@@ -23,7 +23,7 @@ from .brand import BrandProfile, load_profile, resolve_profile_path
 from .chat_format import count_tokens
 from .errors import AssistantError
 from .pairs import Example, PairStats, is_validation, profile_pairs, record_group, shape_example
-from .plugin_types import FormatContext, Skip
+from .plugin_types import FormatContext, Pair, Skip
 from .readers import ReadOptions, iter_input_files, read_file
 from .records import SourceRef
 
@@ -99,7 +99,10 @@ class PairShaper:
 
     def pairs(self, record):
         try:
-            yield from self.formatter.format(record, self.context)
+            for item in self.formatter.format(record, self.context):
+                if not isinstance(item, (Pair, Skip)):
+                    raise TypeError(f"yielded {type(item).__name__}, expected Pair or Skip")
+                yield item
         except AssistantError:
             raise
         except Exception as exc:  # a plugin's bug: name it and the record it failed on

@@ -34,7 +34,7 @@ MODULE = '''"""The {name} domain plugin for assistant: a formatter and an evalua
 
 from assistant.hookspecs import hookimpl
 from assistant.pairs import conversation_pairs, faq_pairs
-from assistant.plugin_types import Evaluator, Formatter, Pair, Skip
+from assistant.plugin_types import Evaluator, Formatter
 from assistant.records import Conversation
 
 DOMAIN = "{name}"
@@ -70,7 +70,7 @@ def system_prompt_extra(profile, domain):
 '''
 
 TEST = '''from assistant.brand import BrandProfile
-from assistant.plugin_types import EvalCase, Pair
+from assistant.plugin_types import EvalCase, FormatContext, Pair
 from assistant.records import FaqEntry, SourceRef
 
 import {module} as plugin
@@ -88,7 +88,7 @@ def test_registers_a_formatter_and_an_evaluator():
 
 def test_formatter_and_evaluator_work():
     entry = FaqEntry(id="1", question="Q?", answer="A.", source=SourceRef("faq.csv", 2))
-    (pair,) = plugin.format_record(entry, None)
+    (pair,) = plugin.format_record(entry, FormatContext(profile=PROFILE))
     assert isinstance(pair, Pair) and pair.reply == "A."
     case = EvalCase(prompt="Q?", reply="Thanks for asking!", reference="A.", profile=PROFILE)
     assert plugin.polite(case) == 1.0

@@ -21,7 +21,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
-    prepare(PrepareSettings(inputs=[REPO / "demo" / "data"], profile="acme_coffee", out=root / "data"))
+    prepare(PrepareSettings(inputs=[REPO / "demo" / "data"], profile="acme_coffee", out=root / "data",
+                            formatter="support"))
     train(root / "data", root / "run", load_train_config(REPO / "demo" / "train.yaml", {}))
     return root / "run"
 
@@ -90,3 +91,27 @@ def test_chat_streams_with_multi_turn_history(chat):
     assert len(pieces) > 3
     history += [{"role": "assistant", "content": "".join(pieces)}, {"role": "user", "content": "And when do you open?"}]
     assert chat.reply(history, settings)
+
+
+@pytest.fixture(scope="module")
+def evaluation(demo_run):
+    from assistant.evaluation import evaluate, format_summary, write_report
+
+    results = evaluate(demo_run, questions=REPO / "demo" / "heldout.jsonl")
+    write_report(results)
+    print("\n" + format_summary(results))
+    return results
+
+
+def test_eval_shows_tuned_ahead_on_rouge_similarity_and_brand_voice(evaluation):
+    aggregate = evaluation["aggregate"]
+    for metric in ("rougeL", "semantic_similarity", "brand_voice"):
+        assert aggregate[metric]["tuned"] > aggregate[metric]["base"], metric
+    support = [name for name in aggregate if name.startswith("support.")]
+    assert len(support) >= 4, "every support evaluator is reported"
+    assert evaluation["win_rate"]["rate"] > 0.5
+
+
+def test_eval_report_files(evaluation, demo_run):
+    for name in ("results.json", "report.md", "report.html", "metrics.png"):
+        assert (demo_run / "eval" / name).stat().st_size > 0

@@ -10,7 +10,7 @@ from assistant import plugins as plugin_module
 from assistant.cli import cli
 from assistant.errors import AssistantError
 from assistant.hookspecs import hookimpl
-from assistant.plugin_types import Evaluator, Formatter, Pair
+from assistant.plugin_types import Formatter, Pair
 from assistant.plugins import build_plugin_manager, build_registry
 from assistant.prepare import PrepareSettings, prepare
 from conftest import write
@@ -55,7 +55,7 @@ def test_hook_with_unknown_argument_fails_naming_the_plugin(no_entry_points):
 
 def test_duplicate_and_wrong_type_registrations_name_the_plugin(no_entry_points):
     dup = plugin(register_formatters=lambda register: register(fmt("default")))
-    with pytest.raises(AssistantError, match="plugin 'dup' registered formatter 'default', already registered by plugin 'core'"):
+    with pytest.raises(AssistantError, match="formatter 'default' is registered by both plugin '(dup|core)' and plugin '(core|dup)'"):
         build_registry(build_plugin_manager(extra={"dup": dup}))
     wrong = plugin(register_evaluators=lambda register: register(fmt("not-an-evaluator")))
     with pytest.raises(AssistantError, match="plugin 'wrong' registered Formatter in register_evaluators; expected Evaluator"):
@@ -75,6 +75,22 @@ def test_allow_list_loads_only_named_entry_points(monkeypatch):
     monkeypatch.setenv("ASSISTANT_PLUGINS", "support")
     names = {name for name, _ in build_plugin_manager().list_name_plugin()}
     assert names == {"core", "support"}
+    monkeypatch.setenv("ASSISTANT_PLUGINS", "suport")
+    with pytest.raises(AssistantError, match="ASSISTANT_PLUGINS names suport, which no installed plugin provides"):
+        build_plugin_manager()
+
+
+def test_later_plugins_prompt_extras_come_first_unless_trylast(no_entry_points):
+    from assistant.brand import load_profile
+
+    first = plugin(system_prompt_extra=lambda: "One.")
+    second = plugin(system_prompt_extra=lambda: "Two.")
+    registry = build_registry(build_plugin_manager(extra={"a": first, "b": second}))
+    assert registry.system_prompt(load_profile("acme_coffee"), "general").endswith("Two. One.")
+    last = types.ModuleType("last")
+    last.system_prompt_extra = hookimpl(trylast=True)(lambda: "Last.")
+    registry = build_registry(build_plugin_manager(extra={"a": first, "z": last, "b": second}))
+    assert registry.system_prompt(load_profile("acme_coffee"), "general").endswith("Two. One. Last.")
 
 
 def test_entry_point_plugins_are_discovered():
@@ -117,6 +133,10 @@ def test_failing_formatter_names_plugin_and_record(tmp_path, monkeypatch, no_ent
     write(tmp_path / "faq.csv", "question,answer\nQ?,A.\n")
     with pytest.raises(AssistantError, match=r"faq.csv:2: formatter 'broken' \(plugin 'brk'\) failed: KeyError"):
         prepare(PrepareSettings(inputs=[tmp_path / "faq.csv"], profile="acme_coffee", out=tmp_path / "o", formatter="broken"))
+    yields_junk = plugin(register_formatters=lambda register: register(Formatter("junk", "x", lambda r, c: ["text"])))
+    monkeypatch.setattr(plugin_module, "registry", lambda: build_registry(build_plugin_manager(extra={"j": yields_junk})))
+    with pytest.raises(AssistantError, match=r"formatter 'junk' \(plugin 'j'\) failed: TypeError: yielded str"):
+        prepare(PrepareSettings(inputs=[tmp_path / "faq.csv"], profile="acme_coffee", out=tmp_path / "o", formatter="junk"))
     with pytest.raises(AssistantError, match="unknown formatter 'nope'"):
         prepare(PrepareSettings(inputs=[tmp_path / "faq.csv"], profile="acme_coffee", out=tmp_path / "o", formatter="nope"))
 

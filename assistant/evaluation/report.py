@@ -62,7 +62,7 @@ def format_summary(results: dict) -> str:
 
 # markdown --------------------------------------------------------------------------------
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|#~])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|#~$])")
 
 
 def md(text: str) -> str:
@@ -123,6 +123,14 @@ def markdown_report(results: dict) -> str:
 
 # writing ---------------------------------------------------------------------------------
 
+def current_umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_report(results: dict, out_dir: str | Path | None = None) -> Path:
     """Write results.json, report.md, report.html and metrics.png into `out_dir`
     (default `<run>/eval`), replacing an earlier evaluation whole; returns the folder."""
@@ -130,6 +138,7 @@ def write_report(results: dict, out_dir: str | Path | None = None) -> Path:
 
     target = Path(out_dir) if out_dir else Path(results["run"]) / "eval"
     with staged_directory(target) as staging:
+        staging.chmod(0o777 & ~current_umask())  # mkdtemp makes it private; a report is for sharing
         (staging / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         plot_metrics(results["aggregate"], staging / "metrics.png")
         (staging / "report.md").write_text(markdown_report(results) + "\n", encoding="utf-8")
