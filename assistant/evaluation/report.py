@@ -47,12 +47,14 @@ def win_rate_text(results: dict) -> str:
 
 def format_summary(results: dict) -> str:
     """The terminal table: metric | base | tuned | Δ, the win rate and the failures count."""
-    rows = [(m, b, t, d) for m, b, t, d, _ in summary_rows(results)]
+    partial = [e["n_base"] < results["n"] or e["n_tuned"] < results["n"] for e in results["aggregate"].values()]
+    rows = [(m, b, t, d, f"(applied {a})" if i < len(partial) and partial[i] else "")
+            for i, (m, b, t, d, a) in enumerate(summary_rows(results))]
     header = ("metric", "base", "tuned", "Δ")
     width = max(len(header[0]), *(len(r[0]) for r in rows))
     lines = [f"Evaluated {results['n']} cases ({results['source']}) of {results['run']}",
              f"{header[0]:<{width}}  {header[1]:>7}  {header[2]:>7}  {header[3]:>7}"]
-    lines += [f"{m:<{width}}  {b:>7}  {t:>7}  {d:>7}" for m, b, t, d in rows]
+    lines += [f"{m:<{width}}  {b:>7}  {t:>7}  {d:>7}  {note}".rstrip() for m, b, t, d, note in rows]
     lines.append(win_rate_text(results))
     failures = results["failures"]
     lines.append(f"Evaluator failures: {len(failures)}"
