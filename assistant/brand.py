@@ -9,6 +9,7 @@ its example replies become extra training pairs.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -19,6 +20,13 @@ from .yaml_models import load_yaml_model
 
 # Profiles shipped with the project live beside the package in a source checkout.
 BUILTIN_PROFILE_DIR = Path(__file__).resolve().parent.parent / "brand_profiles"
+
+
+@dataclass(frozen=True)
+class VoiceCheck:
+    name: str  # "banned", "sign_off" or "preferred"
+    passed: bool
+    note: str = ""
 
 
 class ExampleReply(BaseModel):
@@ -53,6 +61,20 @@ class BrandProfile(BaseModel):
         if any(not item.strip() for item in items):
             raise ValueError("items must be non-empty strings")
         return items
+
+    def voice_checks(self, reply: str) -> list["VoiceCheck"]:
+        """The profile's rules checked on a reply: "banned" (no banned phrase) always,
+        "sign_off" and "preferred" (at least one preferred phrase) where the profile sets them."""
+        lowered = reply.lower()
+        banned = self.banned_phrases_in(reply)
+        checks = [VoiceCheck("banned", not banned, f"banned: {', '.join(banned[:3])}" if banned else "")]
+        if self.sign_off:
+            signed = self.sign_off.strip().lower() in lowered
+            checks.append(VoiceCheck("sign_off", signed, "" if signed else "no sign-off"))
+        if self.preferred_phrases:
+            used = any(p.lower() in lowered for p in self.preferred_phrases)
+            checks.append(VoiceCheck("preferred", used, ""))
+        return checks
 
     def banned_phrases_in(self, text: str) -> list[str]:
         lowered = text.lower()

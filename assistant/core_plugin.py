@@ -5,28 +5,17 @@ from __future__ import annotations
 
 from .hookspecs import hookimpl
 from .pairs import default_format
-from .plugin_types import EvalCase, Evaluator, Formatter, Score
+from .plugin_types import EvalCase, Evaluator, Formatter, Score, weighted_score
+
+
+VOICE_WEIGHTS = {"banned": 0.4, "sign_off": 0.4, "preferred": 0.2}
 
 
 def brand_voice(case: EvalCase) -> Score:
     """How well a reply keeps the brand's rules: no banned phrase (weight 0.4), the
     sign-off (0.4) and at least one preferred phrase (0.2), over the parts the profile sets."""
-    profile, reply = case.profile, case.reply
-    parts, notes = [], []
-    banned = profile.banned_phrases_in(reply)
-    parts.append((0.4, 0.0 if banned else 1.0))
-    if banned:
-        notes.append(f"banned: {', '.join(banned)}")
-    if profile.sign_off:
-        signed = profile.sign_off.strip().lower() in reply.lower()
-        parts.append((0.4, 1.0 if signed else 0.0))
-        if not signed:
-            notes.append("no sign-off")
-    if profile.preferred_phrases:
-        used = any(p.lower() in reply.lower() for p in profile.preferred_phrases)
-        parts.append((0.2, 1.0 if used else 0.0))
-    total = sum(weight for weight, _ in parts)
-    return Score(sum(weight * value for weight, value in parts) / total, "; ".join(notes))
+    checks = case.profile.voice_checks(case.reply)
+    return weighted_score((VOICE_WEIGHTS[c.name], float(c.passed), c.note) for c in checks)
 
 
 @hookimpl

@@ -68,6 +68,15 @@ class Score:
     detail: str = ""
 
 
+def weighted_score(parts: Iterable[tuple[float, float, str]]) -> Score:
+    """Combine (weight, value in [0, 1], note) parts into one Score: the weighted mean,
+    with the non-empty notes joined as its detail."""
+    parts = list(parts)
+    total = sum(weight for weight, _, _ in parts)
+    value = sum(weight * v for weight, v, _ in parts) / total if total else 0.0
+    return Score(value, "; ".join(note for _, _, note in parts if note))
+
+
 ScoreFunction = Callable[[EvalCase], Union[float, Score, None]]  # None: not applicable
 
 

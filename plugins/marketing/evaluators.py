@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 
-from assistant.plugin_types import EvalCase, Score
+from assistant.plugin_types import EvalCase, Score, weighted_score
 
-from ..textutil import any_match, clamp, compile_all, short_list, words
+from ..textutil import any_match, clamp, compile_all, words
 
 # -- brand voice --------------------------------------------------------------------------
 
@@ -29,33 +29,23 @@ def tone_style(tones: list[str]) -> str:
     return "playful" if tones & PLAYFUL_TONES else "neutral"
 
 
+VOICE_WEIGHTS = {"banned": 0.35, "preferred": 0.2, "sign_off": 0.2}  # + tone 0.25 below
+
+
 def brand_voice(case: EvalCase) -> Score:
-    """Banned phrases absent (0.35), tone limits kept (0.25), a preferred phrase used (0.2)
-    and the sign-off present (0.2), over the parts the profile sets. Tone: each "!", emoji
-    or ALL-CAPS word beyond the style's limit costs 0.25 of the tone part."""
+    """The profile's rules (`BrandProfile.voice_checks`: banned phrases absent 0.35, a
+    preferred phrase used 0.2, the sign-off present 0.2) plus tone limits kept (0.25), over
+    the parts the profile sets. Tone: each "!", emoji or ALL-CAPS word beyond the style's
+    limit costs 0.25 of the tone part."""
     profile, reply = case.profile, case.reply
-    parts, notes = [], []
-    banned = profile.banned_phrases_in(reply)
-    parts.append((0.35, 0.0 if banned else 1.0))
-    if banned:
-        notes.append(f"banned: {short_list(banned)}")
+    parts = [(VOICE_WEIGHTS[c.name], float(c.passed), c.note) for c in profile.voice_checks(reply)]
     style = tone_style(profile.tone)
     counts = (reply.count("!"), len(EMOJI.findall(reply)), len(SHOUTING.findall(reply)))
     excess = [max(0, n - limit) for n, limit in zip(counts, LIMITS[style])]
-    parts.append((0.25, clamp(1 - 0.25 * sum(excess))))
-    for what, n, over in zip(("'!'", "emoji", "ALL-CAPS words"), counts, excess):
-        if over:
-            notes.append(f"{n} {what} for a {style} tone")
-    if profile.preferred_phrases:
-        used = any(p.lower() in reply.lower() for p in profile.preferred_phrases)
-        parts.append((0.2, 1.0 if used else 0.0))
-    if profile.sign_off:
-        signed = profile.sign_off.strip().lower() in reply.lower()
-        parts.append((0.2, 1.0 if signed else 0.0))
-        if not signed:
-            notes.append("no sign-off")
-    total = sum(weight for weight, _ in parts)
-    return Score(sum(weight * value for weight, value in parts) / total, "; ".join(notes))
+    tone_notes = [f"{n} {what} for a {style} tone"
+                  for what, n, over in zip(("'!'", "emoji", "ALL-CAPS words"), counts, excess) if over]
+    parts.append((0.25, clamp(1 - 0.25 * sum(excess)), "; ".join(tone_notes)))
+    return weighted_score(parts)
 
 
 # -- call to action -----------------------------------------------------------------------
