@@ -27,7 +27,6 @@ import yaml
 
 import assistant.plugins
 from assistant import hookspecs
-from assistant.errors import AssistantError
 from conftest import REPO
 
 DOC = REPO / "docs" / "plugins.md"
@@ -240,7 +239,7 @@ def assert_found(registry, name: str, formatter: str, evaluator: str) -> None:
 
 # -- 3. the tutorial's plugin, installed -------------------------------------------------
 
-def test_tutorial_plugin_installs_is_discovered_and_works(tmp_path, site, monkeypatch):
+def test_tutorial_plugin_installs_is_discovered_and_works(tmp_path, site, monkeypatch, tiny_model_dir):
     from assistant.brand import load_profile
     from assistant.plugin_types import EvalCase, Score
     from assistant.prepare import PrepareSettings, prepare
@@ -256,12 +255,8 @@ def test_tutorial_plugin_installs_is_discovered_and_works(tmp_path, site, monkey
     assert registry.formatter("insurance").domain == "insurance"
     # ... not at all when the allow-list is empty ...
     assert list(load_registry(monkeypatch, "").plugins) == ["core"]
-    # ... and among all installed plugins without an allow-list, unless another (not yet
-    # finished) plugin of the project fails to load, which is not this test's business.
-    try:
-        assert_found(load_registry(monkeypatch, None), "insurance", "insurance", "insurance.claim_next_step")
-    except AssistantError as exc:
-        assert "insurance" not in str(exc), exc
+    # ... and among all installed plugins without an allow-list.
+    assert_found(load_registry(monkeypatch, None), "insurance", "insurance", "insurance.claim_next_step")
     registry = load_registry(monkeypatch, "insurance")
 
     # prepare with its formatter: its domain, its prompt extra, its filter
@@ -304,6 +299,18 @@ def test_tutorial_plugin_installs_is_discovered_and_works(tmp_path, site, monkey
     assert score("My claim for the fence, what now?", "Call the claims line at 1-800-555-0142.").value == 1.0
     assert score("How do I claim for my lost bag?", "Your claim will be approved.").value == 0.0
     assert score("When does my travel policy start?", "The day you buy it.") is None
+
+    # eval on a run trained from the plugin's data runs the plugin's evaluator
+    from assistant.config import TrainConfig
+    from assistant.evaluation import evaluate
+    from assistant.training import train
+
+    run = tmp_path / "run"
+    train(out, run, TrainConfig(base_model=tiny_model_dir, max_steps=2, batch_size=4, lora_r=4, lora_alpha=8))
+    results = evaluate(run, limit=3)
+    assert results["settings"]["domains"] == ["insurance"]
+    assert any(e["name"] == "insurance.claim_next_step" and e["plugin"] == "insurance" for e in results["evaluators"])
+    assert "insurance.claim_next_step" in results["aggregate"] and not results["failures"]
 
     # the package's own tests
     run_package_tests(tmp_path / "src" / TUTORIAL_PKG.name / "tests", site)
