@@ -14,8 +14,8 @@ from .formatter import format_support
 DOMAIN = "support"
 PROFILE_PATH = Path(__file__).with_name("profile.yaml")
 EXAMPLE_DATA = Path(__file__).with_name("example_data.jsonl")
-PROMPT_EXTRA = ("Answer the customer's actual question, end with a clear next step, and when they ask for a "
-                "person, offer to connect them with a human agent and say how to reach one.")
+# Short on purpose: it goes into every training example, and on a CPU every token counts.
+PROMPT_EXTRA = "Answer the question asked, give a next step, and offer a human agent when asked."
 
 
 @hookimpl
