@@ -208,6 +208,43 @@ def eval_command(run_dir, questions, domains, limit, max_new_tokens, batch_size,
     click.echo(f"Report: {out}/report.md, {out}/report.html, {out}/metrics.png; scores in {out}/results.json")
 
 
+@cli.command()
+@click.option("--run", "run_dir", required=True, type=click.Path(path_type=Path), help="Run to open first.")
+@click.option("--runs-dir", default="runs", show_default=True, type=click.Path(path_type=Path),
+              help="Folder whose runs the run picker lists.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (0.0.0.0 for the network).")
+@click.option("--port", default=7860, show_default=True, type=int)
+@click.option("--auth", help="USER:PASSWORD required to open the app.")
+@click.option("--share", is_flag=True, help="Also open a public Gradio share link (off by default).")
+@click.option("--votes-db", type=click.Path(path_type=Path), help="SQLite file of blind votes (default: RUNS_DIR/votes.sqlite).")
+def app(run_dir, runs_dir, host, port, auth, share, votes_db):
+    """The browser app: base and tuned side by side, blind votes, the evaluation report."""
+    quiet_libraries()
+    from .app import launch
+
+    click.echo(f"Opening http://{host}:{port} (Ctrl-C to stop)")
+    launch(run_dir, runs_dir, host, port, auth, share, votes_db)
+
+
+@cli.group()
+def votes():
+    """Blind-comparison votes."""
+
+
+@votes.command("export")
+@click.option("--db", type=click.Path(path_type=Path), default=Path("runs/votes.sqlite"), show_default=True)
+@click.option("--out", "-o", required=True, type=click.Path(path_type=Path), help="JSONL of prompt/chosen/rejected.")
+@click.option("--run", "run_dir", help="Only the votes of this run.")
+def votes_export(db, out, run_dir):
+    """Write the decisive votes as preference pairs (prompt, chosen, rejected) for DPO-style tuning."""
+    from .app.votes import VoteStore
+
+    if not Path(db).is_file():
+        raise AssistantError(f"{db}: vote database not found")
+    count = VoteStore(db).export_preferences(out, run=run_dir)
+    click.echo(f"Wrote {count} preference pairs to {out}")
+
+
 @cli.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context

@@ -70,13 +70,13 @@ class ChatModel:
     def context_limit(self) -> int:
         return int(getattr(self.model.config, "max_position_embeddings", 2048))
 
-    def prompt_ids(self, history: list[dict], max_new_tokens: int) -> list[int]:
+    def prompt_ids(self, history: list[dict], max_new_tokens: int, system_prompt: str | None = None) -> list[int]:
         """Token ids of system + history + generation prompt; the oldest turns are dropped
         to fit the context, and a single message too long to fit is refused."""
         budget = self.context_limit() - max_new_tokens
         turns = list(history)
         while True:
-            messages = [{"role": "system", "content": self.system_prompt}, *turns]
+            messages = [{"role": "system", "content": system_prompt or self.system_prompt}, *turns]
             ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"]
             if len(ids) <= budget:
                 return ids
