@@ -16,6 +16,24 @@ from .votes import Vote, VoteStore
 NOTICE = "⚠️ {}"
 
 
+def plain_history(history) -> list[dict]:
+    """Chatbot messages as {"role", "content": str}. Gradio 6 returns content as a list of
+    parts; our own notices (and the message that caused each) are not conversation."""
+    messages: list[dict] = []
+    for message in history or []:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, list):
+            content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
+        if not isinstance(content, str):
+            continue
+        if message.get("role") == "assistant" and content.startswith(NOTICE.format("")):
+            if messages and messages[-1]["role"] == "user":
+                messages.pop()
+            continue
+        messages.append({"role": message.get("role", "user"), "content": content})
+    return messages
+
+
 class AppHandlers:
     def __init__(self, models, store: VoteStore, profiles: dict[str, str]):
         self.models = models
@@ -46,8 +64,8 @@ class AppHandlers:
         if not message:
             yield base_history, tuned_history
             return
-        base_history = [*base_history, {"role": "user", "content": message}]
-        tuned_history = [*tuned_history, {"role": "user", "content": message}]
+        base_history = [*plain_history(base_history), {"role": "user", "content": message}]
+        tuned_history = [*plain_history(tuned_history), {"role": "user", "content": message}]
         try:
             chat = self.models.get(run)
             pieces = stream_pair(chat, (base_history, tuned_history), (False, True), settings,
