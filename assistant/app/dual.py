@@ -81,11 +81,13 @@ def stream_pair(
             errors.append(exc)
             streamer.end()
 
-    threading.Thread(target=run, daemon=True).start()
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
     texts = ["", ""]
     while (update := streamer.updates.get()) is not None:
         texts = update
         yield texts
+    thread.join()  # generate() returns just after end(); let it finish before we do
     if errors:
         raise errors[0]
     yield texts
