@@ -54,9 +54,9 @@ def parse_auth(value: str | None):
 
 
 def launch(run, runs_dir="runs", host="127.0.0.1", port=7860, auth=None, share=False, votes_db=None, block=True):
-    from .ui import CSS
+    from .ui import CSS, THEME
 
     app = create_app(run, runs_dir, votes_db)
-    app.launch(server_name=host, server_port=port, auth=parse_auth(auth), share=share, css=CSS,
+    app.launch(server_name=host, server_port=port, auth=parse_auth(auth), share=share, css=CSS, theme=THEME,
                prevent_thread_lock=not block, quiet=not block)
     return app

@@ -116,7 +116,7 @@ class AppHandlers:
         rate = tally["win_rate"]
         ci = tally["ci95"]
         shown = f"{rate:.0%} (95% CI {ci[0]:.0%}–{ci[1]:.0%})" if rate is not None else "n/a"
-        return (f"**Tuned win rate: {shown}** over {tally['total']} votes: tuned better {tally['tuned_wins']}, "
+        return (f"**Tuned win rate: {shown}** over {tally['total']} vote{'s' if tally['total'] != 1 else ''}: tuned better {tally['tuned_wins']}, "
                 f"base better {tally['base_wins']}, ties {tally['ties']}, both bad {tally['both_bad']}.")
 
 

@@ -9,10 +9,16 @@ from .handlers import AppHandlers, check_run, eval_report
 from .runs import RunInfo
 
 CSS = """
-.pane-title {font-weight: 600; margin: 0 0 4px 2px;}
 #reveal {min-height: 2.5em;}
-@media (max-width: 720px) { .panes {flex-direction: column !important;} }
+@media (max-width: 720px) {
+  .panes {flex-direction: column !important;}
+  /* in a column, Gradio's flex: 1 1 0% would override the chat panes' fixed height */
+  .panes > .block {flex: none !important;}
+}
 """
+# Gradio 6.31's bundled semibold font has only a few glyphs (bold text mixed two fonts);
+# the platform's own sans-serif fonts render every weight consistently and need no network.
+THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "Segoe UI", "Helvetica", "Arial", "sans-serif"])
 CHOICES = [("A is better", "a"), ("B is better", "b"), ("Tie", "tie"), ("Both bad", "both_bad")]
 
 
@@ -51,9 +57,9 @@ def build_app(handlers: AppHandlers, runs: list[RunInfo], run: str, title: str) 
                 clear = gr.Button("Clear", scale=1)
         with gr.Tab("Blind comparison"):
             gr.Markdown("Both replies answer the same message; which one is tuned is hidden until you vote.")
-            with gr.Row(elem_classes="panes"):
-                reply_a = gr.Textbox(label="A", lines=8, interactive=False)
-                reply_b = gr.Textbox(label="B", lines=8, interactive=False)
+            with gr.Row(elem_classes="panes", equal_height=True):
+                reply_a = gr.Textbox(label="A", lines=8, max_lines=14, interactive=False)
+                reply_b = gr.Textbox(label="B", lines=8, max_lines=14, interactive=False)
             with gr.Row():
                 blind_message = gr.Textbox(placeholder="Type a message for a blind comparison", show_label=False, scale=5)
                 blind_send = gr.Button("Compare", variant="primary", scale=1)
@@ -78,8 +84,10 @@ def build_app(handlers: AppHandlers, runs: list[RunInfo], run: str, title: str) 
         chat_inputs = [message, base_chat, tuned_chat, run_picker, profile, *knobs]
         sending = [send.click(on_send, chat_inputs, [base_chat, tuned_chat, message], api_name="chat"),
                    message.submit(on_send, chat_inputs, [base_chat, tuned_chat, message], api_name="chat_submit")]
-        stop.click(lambda request: handlers.stop(session(request)), None, None, cancels=sending, queue=False,
-                   api_name="stop")
+        def on_stop(request: gr.Request):
+            handlers.stop(session(request))
+
+        stop.click(on_stop, None, None, cancels=sending, queue=False, api_name="stop")
         clear.click(lambda: ([], []), None, [base_chat, tuned_chat], queue=False, api_name="clear")
 
         def on_blind(text, run_path, prof, t, p, n, s, request: gr.Request):
