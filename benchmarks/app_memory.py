@@ -12,7 +12,6 @@ Usage: python benchmarks/app_memory.py RUN_DIR
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
 import sys
 
