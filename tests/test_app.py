@@ -120,3 +120,15 @@ def test_broken_run_and_bad_auth(tmp_path):
     assert parse_auth("ann:secret") == ("ann", "secret")
     with pytest.raises(AssistantError, match="USER:PASSWORD"):
         parse_auth("ann")
+
+
+def test_concurrent_users_queue_and_all_get_answers(client, tiny_run):
+    """Four sessions at once share the one model through the queue; none fails."""
+    from gradio_client import Client
+
+    c, _ = client
+    sessions = [Client(c.src, verbose=False) for _ in range(4)]
+    jobs = [s.submit(f"Question {i}?", [], [], str(tiny_run), *SETTINGS, api_name="/chat") for i, s in enumerate(sessions)]
+    for i, job in enumerate(jobs):
+        base, tuned, _ = job.result(timeout=120)
+        assert text_of(base[0]) == f"Question {i}?" and len(tuned) == 2
