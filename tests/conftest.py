@@ -69,3 +69,23 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def train_tiny_run(root: Path, tiny_model_dir: str) -> Path:
+    """Prepare the demo FAQ and train the tiny model for 2 steps: a finished run in seconds."""
+    from assistant.config import TrainConfig
+    from assistant.prepare import PrepareSettings, prepare
+    from assistant.training import train
+
+    prepare(PrepareSettings(inputs=[REPO / "demo" / "data" / "faq.csv"], profile="acme_coffee", out=root / "data"))
+    run = root / "runs" / "tiny"
+    train(root / "data", run, TrainConfig(base_model=tiny_model_dir, max_steps=2, batch_size=4, lora_r=4, lora_alpha=8))
+    return run

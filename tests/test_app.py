@@ -1,31 +1,16 @@
 """The browser app through a real client: gradio_client against the app on a free local port."""
 
-import socket
-
 import pytest
 
 from assistant.app import RUN_PROFILE, create_app, parse_auth
 from assistant.app.votes import VoteStore
-from assistant.config import TrainConfig
 from assistant.errors import AssistantError
-from assistant.prepare import PrepareSettings, prepare
-from assistant.training import train
-from conftest import REPO
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from conftest import free_port, train_tiny_run
 
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory, tiny_model_dir):
-    root = tmp_path_factory.mktemp("app")
-    prepare(PrepareSettings(inputs=[REPO / "demo" / "data" / "faq.csv"], profile="acme_coffee", out=root / "data"))
-    train(root / "data", root / "runs" / "tiny", TrainConfig(base_model=tiny_model_dir, max_steps=2, batch_size=4,
-                                                             lora_r=4, lora_alpha=8))
-    return root / "runs" / "tiny"
+    return train_tiny_run(tmp_path_factory.mktemp("app"), tiny_model_dir)
 
 
 @pytest.fixture(scope="module")

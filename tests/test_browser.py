@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 from pathlib import Path
 
 import pytest
@@ -18,10 +17,7 @@ import pytest
 from assistant.app import create_app
 from assistant.app.ui import CSS, THEME
 from assistant.app.votes import VoteStore
-from assistant.config import TrainConfig
-from assistant.prepare import PrepareSettings, prepare
-from assistant.training import train
-from conftest import REPO
+from conftest import REPO, free_port, train_tiny_run
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))  # Debian's chromium package
 if not CHROMIUM.is_file():
@@ -36,19 +32,11 @@ SHOTS = REPO / "test-output" / "browser"
 TIMEOUT_MS = 60_000  # generation on the tiny model takes a second or two; this is the ceiling
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, tiny_model_dir):
     """A tiny trained run served by the real app (with its CSS); yields (url, votes db)."""
     root = tmp_path_factory.mktemp("browser")
-    prepare(PrepareSettings(inputs=[REPO / "demo" / "data" / "faq.csv"], profile="acme_coffee", out=root / "data"))
-    run = root / "runs" / "tiny"
-    train(root / "data", run, TrainConfig(base_model=tiny_model_dir, max_steps=2, batch_size=4, lora_r=4, lora_alpha=8))
+    run = train_tiny_run(root, tiny_model_dir)
     db = root / "votes.sqlite"
     app = create_app(run, runs_dir=root / "runs", votes_db=db)
     port = free_port()
