@@ -33,10 +33,9 @@ def load_heldout(path: Path) -> list[dict]:
 
 
 def rouge_l(prediction: str, reference: str) -> float:
-    from rouge_score import rouge_scorer
+    from .evaluation.metrics import rouge  # one cached scorer, shared with `assistant eval`
 
-    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
-    return scorer.score(reference, prediction)["rougeL"].fmeasure
+    return rouge(prediction, reference)["rougeL"]
 
 
 def has_sign_off(reply: str, sign_off: str) -> bool:
