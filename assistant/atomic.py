@@ -19,6 +19,7 @@ def staged_directory(target: Path) -> Iterator[Path]:
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
     try:
         yield staging
+        apply_umask(staging)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -29,6 +30,17 @@ def staged_directory(target: Path) -> Iterator[Path]:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(staging, target)
+
+
+def apply_umask(folder: Path) -> None:
+    """mkdtemp (and some writers, safetensors among them) create private 0700/0600 entries;
+    give the finished output the permissions a plain mkdir/open would have, so a service
+    user (ollama, a web server) can read what was exported."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(folder, 0o777 & ~umask)
+    for path in folder.rglob("*"):
+        os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~umask)
 
 
 def write_text_atomic(path: Path, text: str) -> None:

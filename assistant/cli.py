@@ -31,6 +31,13 @@ class AssistantGroup(click.Group):
             raise UserError(str(exc)) from None
 
 
+def no_progress_bars() -> None:
+    """Weight-loading bars are noise for commands that load models several times."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
 def quiet_libraries() -> None:
     """Library chatter (deprecation notes, 'generation flags' hints) buries our own output."""
     import warnings
@@ -224,6 +231,32 @@ def app(run_dir, runs_dir, host, port, auth, share, votes_db):
 
     click.echo(f"Opening http://{host}:{port} (Ctrl-C to stop)")
     launch(run_dir, runs_dir, host, port, auth, share, votes_db)
+
+
+@cli.command()
+@click.option("--run", "run_dir", required=True, type=click.Path(path_type=Path), help="Run whose adapter to export.")
+@click.option("--format", "fmt", type=click.Choice(["hf", "gguf"]), default="hf", show_default=True,
+              help="hf: merged Hugging Face model directory; gguf: one GGUF file plus an Ollama Modelfile.")
+@click.option("--out", "-o", type=click.Path(path_type=Path), help="Output folder (default: RUN/export-FORMAT).")
+@click.option("--gguf-type", type=click.Choice(["f16", "bf16", "q8_0", "f32"]), default="f16", show_default=True,
+              help="Weight type inside the GGUF file.")
+@click.option("--dtype", type=click.Choice(["bfloat16", "float16", "float32"]),
+              help="Weight dtype of the hf export (default: the base model's).")
+@click.option("--no-verify", is_flag=True, help="Skip loading the export back and comparing it with base+adapter.")
+def export(run_dir, fmt, out, gguf_type, dtype, no_verify):
+    """Merge the run's adapter into the base weights: a Hugging Face model or a GGUF file for llama.cpp and Ollama."""
+    quiet_libraries()
+    no_progress_bars()
+    from .export import export_run
+
+    out = out or Path(run_dir) / f"export-{fmt}"
+    click.echo(f"Exporting {run_dir} as {fmt} into {out} ...")
+    result = export_run(run_dir, fmt, out, gguf_type=gguf_type, dtype=dtype, verify=not no_verify)
+    click.echo(f"Wrote {out}/: {', '.join(result.files)}")
+    if result.agreement:
+        click.echo(f"Verified against base+adapter: {result.agreement.summary()}")
+    if fmt == "gguf":
+        click.echo(f"Ollama: cd {out} && ollama create {Path(run_dir).resolve().name.lower()} -f Modelfile")
 
 
 @cli.group()

@@ -1,0 +1,108 @@
+"""The run's LoRA adapter folded into the base weights (PEFT's merge_and_unload).
+
+The merge is done in float32, then the model is stored in the base model's own dtype (or
+--dtype), so rounding happens once, at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import AssistantError
+
+PROBE_PROMPTS = (
+    "Hi! What can you help me with?",
+    "My order arrived damaged. What should I do?",
+    "Can I change my delivery address after ordering?",
+)
+
+
+@dataclass
+class MergedRun:
+    name: str  # file-name-safe run name
+    model: object  # the merged plain transformers model, float32
+    tokenizer: object
+    system_prompt: str
+    base_model: str  # as recorded by the run ("smollm2-135m-instruct", a path, a hub id)
+    base_path: Path  # the local base model directory the run was trained on
+    dtype: str  # the dtype the HF export is stored in
+    reference: object = field(default=None)  # verify.Probe of base+adapter before merging
+
+
+def safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "model"
+
+
+def load_merged(run_dir: str | Path, dtype: str | None = None, probe: bool = True) -> MergedRun:
+    import torch
+    from peft import PeftModel
+
+    from ..base_model import load_model, load_tokenizer, resolve_base_model
+    from ..rundir import RunDir
+    from .verify import probe_model
+
+    run = RunDir.open(run_dir)
+    summary = run.summary()
+    base_path = summary["base_model_path"]
+    if not Path(base_path).exists():  # run copied from another machine: resolve again
+        base_path = resolve_base_model(summary.get("base_model"))
+    tokenizer = load_tokenizer(base_path)
+    system_prompt = run.profile().system_prompt
+    peft_model = PeftModel.from_pretrained(load_model(base_path, dtype=torch.float32), run.adapter)
+    peft_model.eval()
+    reference = probe_model(peft_model, tokenizer, system_prompt) if probe else None
+    model = peft_model.merge_and_unload()
+    return MergedRun(
+        name=safe_name(run.path.resolve().name),
+        model=model,
+        tokenizer=tokenizer,
+        system_prompt=system_prompt,
+        base_model=str(summary.get("base_model") or base_path),
+        base_path=Path(base_path),
+        dtype=dtype or base_dtype(Path(base_path)),
+        reference=reference,
+    )
+
+
+def base_dtype(base_path: Path) -> str:
+    """The dtype the base model is stored in (bfloat16 for the embedded model)."""
+    try:
+        config = json.loads((base_path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return "bfloat16"
+    return str(config.get("dtype") or config.get("torch_dtype") or "bfloat16")
+
+
+def save_hf(merged: MergedRun, folder: Path) -> None:
+    """A plain Hugging Face model directory: safetensors, config, generation config and the
+    tokenizer with its chat template."""
+    import torch
+
+    dtype = getattr(torch, merged.dtype, None)
+    if not isinstance(dtype, torch.dtype):
+        raise AssistantError(f"--dtype {merged.dtype!r}: expected float32, bfloat16 or float16")
+    model = merged.model.to(dtype)
+    try:
+        model.save_pretrained(folder)
+    finally:
+        merged.model.to(torch.float32)  # the GGUF writer and the verification read float32
+    merged.tokenizer.save_pretrained(folder)
+    (folder / "README.md").write_text(model_card(merged), encoding="utf-8")
+
+
+def model_card(merged: MergedRun) -> str:
+    return (
+        f"# {merged.name}\n\n"
+        f"LoRA fine-tune of `{merged.base_model}` made with `assistant`, merged into the base "
+        f"weights ({merged.dtype}).\n\n"
+        "Load it with plain transformers:\n\n"
+        "```python\nfrom transformers import AutoModelForCausalLM, AutoTokenizer\n"
+        "model = AutoModelForCausalLM.from_pretrained(PATH)\n"
+        "tokenizer = AutoTokenizer.from_pretrained(PATH)\n```\n\n"
+        "It was tuned with this system prompt; send it as the first (system) message:\n\n"
+        + "\n".join(f"> {line}" for line in merged.system_prompt.splitlines())
+        + "\n"
+    )

@@ -1,0 +1,154 @@
+"""Checking an export against the model it came from.
+
+Before merging, base+adapter answers a few probe prompts greedily; its logits over each
+prompt+reply are kept. The exported model, loaded back the way its users will load it
+(plain transformers, or transformers' GGUF loader), is run on the same token ids. A wrong
+tensor name, a missed q/k permutation or a lost adapter shows as large logit differences and
+different replies; storage rounding (bf16, f16, q8_0) as small ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import AssistantError
+from .merge import PROBE_PROMPTS, MergedRun
+
+MAX_NEW_TOKENS = 40
+# Fewer positions than this agreeing on the top token means the export is broken, not
+# rounded: f16/bf16/q8_0 storage keeps well above it (see docs/deploy.md for measurements).
+MIN_TOP1_AGREEMENT = 0.9
+
+
+@dataclass
+class Probe:
+    prompts: list[list[int]]  # prompt ids (system + user + generation prompt)
+    sequences: list[list[int]]  # prompt + greedy reply ids
+    logits: list  # float32 tensors [len(sequence), vocab]
+    replies: list[str]
+
+
+@dataclass
+class Agreement:
+    probes: int
+    replies_identical: int
+    top1_agreement: float  # share of positions whose most likely next token is the same
+    max_logit_diff: float
+    mean_logit_diff: float
+
+    def summary(self) -> str:
+        return (
+            f"greedy replies identical on {self.replies_identical}/{self.probes} probe prompts; "
+            f"top-1 token agreement {self.top1_agreement:.1%}; "
+            f"logit difference max {self.max_logit_diff:.4f}, mean {self.mean_logit_diff:.5f}"
+        )
+
+
+def stop_ids(tokenizer) -> list[int]:
+    ids = {tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_start|>")}
+    return sorted(i for i in ids if isinstance(i, int) and i != tokenizer.unk_token_id)
+
+
+def greedy(model, tokenizer, prompt: list[int]) -> list[int]:
+    """prompt + greedy continuation (no repetition penalty: a pure model comparison)."""
+    import torch
+
+    inputs = torch.tensor([prompt])
+    with torch.inference_mode():
+        output = model.generate(input_ids=inputs, attention_mask=torch.ones_like(inputs), do_sample=False,
+                                temperature=None, top_p=None, top_k=None, max_new_tokens=MAX_NEW_TOKENS,
+                                eos_token_id=stop_ids(tokenizer), pad_token_id=tokenizer.pad_token_id)
+    return output[0].tolist()
+
+
+def sequence_logits(model, sequence: list[int]):
+    import torch
+
+    with torch.inference_mode():
+        return model(input_ids=torch.tensor([sequence])).logits[0].float()
+
+
+def decode_reply(tokenizer, sequence: list[int], prompt_length: int) -> str:
+    return tokenizer.decode(sequence[prompt_length:], skip_special_tokens=True).strip()
+
+
+def probe_model(model, tokenizer, system_prompt: str, prompts=PROBE_PROMPTS) -> Probe:
+    probe = Probe([], [], [], [])
+    for text in prompts:
+        messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": text}]
+        prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"]
+        sequence = greedy(model, tokenizer, prompt)
+        probe.prompts.append(prompt)
+        probe.sequences.append(sequence)
+        probe.logits.append(sequence_logits(model, sequence))
+        probe.replies.append(decode_reply(tokenizer, sequence, len(prompt)))
+    return probe
+
+
+def measure(reference: Probe, candidate_model, tokenizer) -> Agreement:
+    """Run the candidate on the reference's token ids, and let it answer the same prompts."""
+    agree = total = identical = 0
+    max_diff, diff_sum, diff_count = 0.0, 0.0, 0
+    for prompt, sequence, ref_logits, ref_reply in zip(reference.prompts, reference.sequences, reference.logits, reference.replies):
+        logits = sequence_logits(candidate_model, sequence)
+        diff = (logits - ref_logits).abs()
+        max_diff = max(max_diff, float(diff.max()))
+        diff_sum += float(diff.sum())
+        diff_count += diff.numel()
+        agree += int((logits.argmax(-1) == ref_logits.argmax(-1)).sum())
+        total += logits.shape[0]
+        reply = decode_reply(tokenizer, greedy(candidate_model, tokenizer, prompt), len(prompt))
+        identical += reply == ref_reply
+    return Agreement(len(reference.prompts), identical, agree / max(total, 1), max_diff, diff_sum / max(diff_count, 1))
+
+
+def compare_with_reference(merged: MergedRun, candidate_model) -> Agreement:
+    """Measure the export against base+adapter; refuse one that is broken, not just rounded."""
+    if merged.reference is None:
+        raise AssistantError("internal: the merged run was loaded without its reference probe")
+    agreement = measure(merged.reference, candidate_model, merged.tokenizer)
+    if agreement.top1_agreement < MIN_TOP1_AGREEMENT:
+        raise AssistantError(
+            f"the exported model does not reproduce base+adapter ({agreement.summary()}); "
+            "nothing was written"
+        )
+    return agreement
+
+
+def load_hf_export(folder: Path):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+    AutoTokenizer.from_pretrained(folder)  # must load on its own too
+    return model
+
+
+def load_gguf_export(path: Path):
+    """The GGUF file read back by transformers' own GGUF loader (dequantized to float32)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    try:
+        return AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32).eval()
+    except Exception as exc:
+        raise AssistantError(f"{path.name}: transformers cannot load the written GGUF file ({exc})") from None
+
+
+def check_gguf_tokenizer(path: Path, merged: MergedRun) -> None:
+    """The tokenizer rebuilt from the file's metadata must give the same prompt ids and carry
+    the same chat template as the original."""
+    from transformers import AutoTokenizer
+
+    from .modelfile import PROBE_CONVERSATION
+
+    try:
+        loaded = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+    except Exception as exc:
+        raise AssistantError(f"{path.name}: transformers cannot read the tokenizer back ({exc})") from None
+    messages = [{"role": "system", "content": merged.system_prompt}, *PROBE_CONVERSATION]
+    ids = [t.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"]
+           for t in (merged.tokenizer, loaded)]
+    if ids[0] != ids[1]:
+        raise AssistantError(f"{path.name}: the tokenizer read back from the file tokenizes the chat differently")
