@@ -234,6 +234,31 @@ def app(run_dir, runs_dir, host, port, auth, share, votes_db):
 
 
 @cli.command()
+@click.option("--run", "run_dirs", required=True, multiple=True, type=click.Path(path_type=Path),
+              help="Run to serve as a model named after its folder (repeatable; all share one base model).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (0.0.0.0 for the network).")
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--api-key", envvar="ASSISTANT_API_KEY", help="Require 'Authorization: Bearer KEY' [env: ASSISTANT_API_KEY].")
+@click.option("--log", "log_path", default=Path("serve-requests.jsonl"), show_default=True, type=click.Path(path_type=Path),
+              help="JSONL file the server appends one line per request to (timings and token counts, no text).")
+@click.option("--max-tokens", default=512, show_default=True, type=click.IntRange(1),
+              help="Reply length when a request gives no max_tokens.")
+@click.option("--temperature", default=0.0, show_default=True, type=click.FloatRange(0, 2),
+              help="Temperature when a request gives none (0: greedy, reproducible).")
+def serve(run_dirs, host, port, api_key, log_path, max_tokens, temperature):
+    """An OpenAI-compatible chat API (/v1/chat/completions, /v1/models) for tuned runs and the base model."""
+    quiet_libraries()
+    no_progress_bars()
+    from .generation import GenerationSettings
+    from .serve import serve as run_server
+
+    if host not in ("127.0.0.1", "localhost", "::1") and not api_key:
+        click.echo(f"warning: serving on {host} without --api-key; anyone who can reach it can use it", err=True)
+    run_server(list(run_dirs), host, port, api_key, log_path,
+               GenerationSettings(max_new_tokens=max_tokens, temperature=temperature))
+
+
+@cli.command()
 @click.option("--run", "run_dir", required=True, type=click.Path(path_type=Path), help="Run whose adapter to export.")
 @click.option("--format", "fmt", type=click.Choice(["hf", "gguf"]), default="hf", show_default=True,
               help="hf: merged Hugging Face model directory; gguf: one GGUF file plus an Ollama Modelfile.")

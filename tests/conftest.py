@@ -89,3 +89,16 @@ def train_tiny_run(root: Path, tiny_model_dir: str) -> Path:
     run = root / "runs" / "tiny"
     train(root / "data", run, TrainConfig(base_model=tiny_model_dir, max_steps=2, batch_size=4, lora_r=4, lora_alpha=8))
     return run
+
+
+def strengthen_adapter(run: Path, scale: float = 0.1) -> None:
+    """Replace the run's LoRA weights with random ones. After two training steps LoRA's B
+    matrices are still almost zero, so base and tuned would be indistinguishable and a test
+    that lost the adapter would still pass."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    weights_file = run / "adapter" / "adapter_model.safetensors"
+    generator = torch.Generator().manual_seed(1)
+    weights = {k: torch.randn(v.shape, generator=generator) * scale for k, v in load_file(weights_file).items()}
+    save_file(weights, weights_file)

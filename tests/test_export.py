@@ -1,8 +1,7 @@
 """`assistant export`: merged Hugging Face model, GGUF file and Ollama Modelfile (tiny model).
 
-The tiny run's adapter is overwritten with large random LoRA weights first: after two
-training steps LoRA's B matrices are still almost zero, and an export that silently dropped
-the adapter would pass every comparison.
+The tiny run's adapter is overwritten with random LoRA weights first (strengthen_adapter),
+so an export that silently dropped the adapter would fail the comparisons.
 """
 
 import json
@@ -12,11 +11,10 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from safetensors.torch import load_file, save_file
 
 from assistant.cli import cli
 from assistant.errors import AssistantError
-from conftest import train_tiny_run
+from conftest import strengthen_adapter, train_tiny_run
 
 
 @pytest.fixture(scope="module")
@@ -31,11 +29,7 @@ def run(tmp_path_factory, tiny_model_dir):
     base = shutil.copytree(tiny_model_dir, root / "tiny-base")
     (base / CONVERTED_MARKER).write_text(json.dumps({"source": str(embedded_gguf_path())}))
     run = train_tiny_run(root, str(base))
-    weights_file = run / "adapter" / "adapter_model.safetensors"
-    weights = load_file(weights_file)
-    generator = torch.Generator().manual_seed(1)
-    strong = {k: torch.randn(v.shape, generator=generator) * 0.1 for k, v in weights.items()}
-    save_file(strong, weights_file)
+    strengthen_adapter(run)
     return run
 
 
