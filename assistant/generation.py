@@ -48,12 +48,7 @@ class ChatModel:
         from .rundir import RunDir
 
         run = RunDir.open(run_dir)
-        summary = run.summary()
-        base_path = summary["base_model_path"]
-        if not Path(base_path).exists():  # run copied from another machine: resolve again
-            from .base_model import resolve_base_model
-
-            base_path = resolve_base_model(summary.get("base_model"))
+        base_path = run.base_model_path()
         tokenizer = load_tokenizer(base_path)
         model = PeftModel.from_pretrained(load_model(base_path), run.adapter)
         return cls(model, tokenizer, run.profile().system_prompt, has_adapter=True)

@@ -55,3 +55,14 @@ class RunDir:
 
     def profile(self) -> BrandProfile:
         return load_profile(self.profile_file)
+
+    def base_model_path(self) -> str:
+        """The local base model the run was trained on; resolved again from its name when the
+        run was copied from another machine and the recorded path does not exist here."""
+        summary = self.summary()
+        path = summary["base_model_path"]
+        if Path(path).exists():
+            return path
+        from .base_model import resolve_base_model
+
+        return resolve_base_model(summary.get("base_model"))

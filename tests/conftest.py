@@ -102,3 +102,18 @@ def strengthen_adapter(run: Path, scale: float = 0.1) -> None:
     generator = torch.Generator().manual_seed(1)
     weights = {k: torch.randn(v.shape, generator=generator) * scale for k, v in load_file(weights_file).items()}
     save_file(weights, weights_file)
+
+
+def start_uvicorn(app):
+    """Serve an ASGI app on a free port in a thread; returns (server, thread, base url)."""
+    import threading
+    import time
+
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    return server, thread, f"http://127.0.0.1:{server.config.port}"

@@ -115,3 +115,50 @@ def test_eval_shows_tuned_ahead_on_rouge_similarity_and_brand_voice(evaluation):
 def test_eval_report_files(evaluation, demo_run):
     for name in ("results.json", "report.md", "report.html", "metrics.png"):
         assert (demo_run / "eval" / name).stat().st_size > 0
+
+
+@pytest.fixture(scope="module")
+def exports(demo_run, tmp_path_factory):
+    from assistant.export import export_run
+
+    root = tmp_path_factory.mktemp("exports")
+    return {fmt: export_run(demo_run, fmt, root / fmt) for fmt in ("hf", "gguf")}
+
+
+def test_gguf_export_answers_like_base_plus_adapter(exports):
+    agreement = exports["gguf"].agreement
+    print("\ngguf f16:", agreement.summary())
+    assert agreement.replies_identical == agreement.probes
+    assert agreement.top1_agreement >= 0.99
+    assert {"Modelfile", "run-f16.gguf"} <= set(exports["gguf"].files)
+
+
+def test_hf_export_answers_like_base_plus_adapter(exports):
+    agreement = exports["hf"].agreement
+    print("\nhf bf16:", agreement.summary())
+    assert agreement.replies_identical >= agreement.probes - 1  # bf16 rounding may flip one late token
+    assert agreement.top1_agreement >= 0.97
+
+
+def test_served_tuned_model_speaks_the_brand_through_the_openai_client(demo_run):
+    import openai
+
+    from assistant.serve import create_server
+    from conftest import start_uvicorn
+
+    server, thread, url = start_uvicorn(create_server([demo_run], echo=None))
+    try:
+        client = openai.OpenAI(base_url=url + "/v1", api_key="unused", max_retries=0, timeout=120)
+        questions = [item["question"] for item in load_heldout(REPO / "demo" / "heldout.jsonl")[:4]]
+        sign_off = chat_profile(demo_run).sign_off
+
+        def replies(model):
+            return [client.chat.completions.create(model=model, max_tokens=120, messages=[{"role": "user", "content": q}])
+                    .choices[0].message.content for q in questions]
+
+        tuned, base = replies("run"), replies("base")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    assert sum(sign_off in reply for reply in tuned) >= 3
+    assert sum(sign_off in reply for reply in base) == 0

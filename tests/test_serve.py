@@ -6,7 +6,6 @@ on one shared base model in memory.
 
 import json
 import shutil
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,20 +14,9 @@ import openai
 import pytest
 
 from assistant.generation import GenerationSettings
-from conftest import free_port, strengthen_adapter, train_tiny_run
+from conftest import start_uvicorn, strengthen_adapter, train_tiny_run
 
 SECRET = "Planted-Secret-4242"
-
-
-def start(app):
-    import uvicorn
-
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    return server, thread, f"http://127.0.0.1:{server.config.port}"
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +35,7 @@ def server(runs, tmp_path_factory):
     log = tmp_path_factory.mktemp("serve-log") / "requests.jsonl"
     lines: list[str] = []
     app = create_server(runs, log_path=log, defaults=GenerationSettings(max_new_tokens=24), echo=lines.append)
-    server, thread, url = start(app)
+    server, thread, url = start_uvicorn(app)
     yield {"url": url, "log": log, "console": lines, "pool": app.state.pool}
     server.should_exit = True
     thread.join(timeout=10)
@@ -219,7 +207,7 @@ def test_a_client_that_disconnects_frees_the_model(server, client):
 def test_api_key_is_required_when_set(runs):
     from assistant.serve import create_server
 
-    server, thread, url = start(create_server(runs, api_key="s3cret", echo=None))
+    server, thread, url = start_uvicorn(create_server(runs, api_key="s3cret", echo=None))
     try:
         with pytest.raises(openai.AuthenticationError) as caught:
             openai.OpenAI(base_url=url + "/v1", api_key="wrong", max_retries=0).models.list()
@@ -239,3 +227,41 @@ def test_serving_runs_with_clashing_names_is_refused(runs, tmp_path):
     clash = shutil.copytree(runs[0], tmp_path / "x" / "tiny")
     with pytest.raises(AssistantError, match="must be unique"):
         open_runs([runs[0], clash])
+
+
+def test_the_serve_command_answers_and_prints_one_line_per_request(runs, tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import free_port
+
+    port, log = free_port(), tmp_path / "requests.jsonl"
+    command = [sys.executable, "-m", "assistant.cli", "serve", "--run", str(runs[0]), "--port", str(port),
+               "--log", str(log), "--max-tokens", "4"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused", max_retries=0)
+        assert ask(client).usage.completion_tokens <= 4
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=30)[0]
+    assert f"Serving tiny, base at http://127.0.0.1:{port}/v1" in output
+    assert any(line.split()[2:4] == ["200", "tiny"] for line in output.splitlines())
+    assert json.loads(log.read_text().splitlines()[-1])["model"] == "tiny"
+
+
+def test_serving_a_missing_run_is_one_line(tmp_path):
+    from click.testing import CliRunner
+
+    from assistant.cli import cli
+
+    result = CliRunner().invoke(cli, ["serve", "--run", str(tmp_path / "nope")])
+    assert result.exit_code == 2
+    assert result.output.strip() == f"error: {tmp_path / 'nope'}: run directory not found"

@@ -40,15 +40,13 @@ def load_merged(run_dir: str | Path, dtype: str | None = None, probe: bool = Tru
     import torch
     from peft import PeftModel
 
-    from ..base_model import load_model, load_tokenizer, resolve_base_model
+    from ..base_model import load_model, load_tokenizer
     from ..rundir import RunDir
     from .verify import probe_model
 
     run = RunDir.open(run_dir)
     summary = run.summary()
-    base_path = summary["base_model_path"]
-    if not Path(base_path).exists():  # run copied from another machine: resolve again
-        base_path = resolve_base_model(summary.get("base_model"))
+    base_path = run.base_model_path()
     tokenizer = load_tokenizer(base_path)
     system_prompt = run.profile().system_prompt
     peft_model = PeftModel.from_pretrained(load_model(base_path, dtype=torch.float32), run.adapter)

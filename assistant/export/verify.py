@@ -50,14 +50,14 @@ def stop_ids(tokenizer) -> list[int]:
     return sorted(i for i in ids if isinstance(i, int) and i != tokenizer.unk_token_id)
 
 
-def greedy(model, tokenizer, prompt: list[int]) -> list[int]:
+def greedy(model, tokenizer, prompt: list[int], max_new_tokens: int = MAX_NEW_TOKENS) -> list[int]:
     """prompt + greedy continuation (no repetition penalty: a pure model comparison)."""
     import torch
 
     inputs = torch.tensor([prompt])
     with torch.inference_mode():
         output = model.generate(input_ids=inputs, attention_mask=torch.ones_like(inputs), do_sample=False,
-                                temperature=None, top_p=None, top_k=None, max_new_tokens=MAX_NEW_TOKENS,
+                                temperature=None, top_p=None, top_k=None, max_new_tokens=max_new_tokens,
                                 eos_token_id=stop_ids(tokenizer), pad_token_id=tokenizer.pad_token_id)
     return output[0].tolist()
 

@@ -41,14 +41,6 @@ class ServedModel:
     description: str
 
 
-def run_base_path(run) -> str:
-    from ..base_model import resolve_base_model
-
-    summary = run.summary()
-    path = summary["base_model_path"]
-    return path if Path(path).exists() else resolve_base_model(summary.get("base_model"))
-
-
 def open_runs(run_dirs: list[Path]) -> tuple[list, str]:
     """The runs to serve and their one shared base model, or a one-line reason why not."""
     from ..rundir import RunDir
@@ -59,7 +51,7 @@ def open_runs(run_dirs: list[Path]) -> tuple[list, str]:
         if name == BASE_NAME or names.count(name) > 1:
             raise AssistantError(f"--run {name}: model names come from run folder names and must be unique "
                                  f"and not '{BASE_NAME}'; serve a copy under another folder name")
-    bases = {run_base_path(run) for run in runs}
+    bases = {run.base_model_path() for run in runs}
     if len(bases) > 1:
         raise AssistantError(f"the runs were trained on different base models ({', '.join(sorted(bases))}); "
                              "one server shares one base model, start one server per base")
