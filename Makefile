@@ -23,6 +23,8 @@ demo: setup
 	$(BIN)/assistant prepare demo/data --profile acme_coffee --formatter support --out $(RUNS)/demo-data
 	$(BIN)/assistant train --data $(RUNS)/demo-data --config demo/train.yaml --out $(RUNS)/demo --overwrite
 	$(BIN)/assistant eval --run $(RUNS)/demo --questions demo/heldout.jsonl --show 3
+	$(BIN)/assistant export --run $(RUNS)/demo --format gguf --out $(RUNS)/demo-gguf
+	@echo "Serve it as an OpenAI-compatible API: $(BIN)/assistant serve --run $(RUNS)/demo"
 	@if [ -t 0 ]; then $(BIN)/assistant app --run $(RUNS)/demo --runs-dir $(RUNS); \
 	else echo "(no terminal: not starting the app; run '$(BIN)/assistant app --run $(RUNS)/demo --runs-dir $(RUNS)')"; fi
 

@@ -266,7 +266,7 @@ def serve(run_dirs, host, port, api_key, log_path, max_tokens, temperature):
 @click.option("--gguf-type", type=click.Choice(["f16", "bf16", "q8_0", "f32"]), default="f16", show_default=True,
               help="Weight type inside the GGUF file.")
 @click.option("--dtype", type=click.Choice(["bfloat16", "float16", "float32"]),
-              help="Weight dtype of the hf export (default: the base model's).")
+              help="Weight dtype of the hf export (default float32: exactly base+adapter; bfloat16 halves the size).")
 @click.option("--no-verify", is_flag=True, help="Skip loading the export back and comparing it with base+adapter.")
 def export(run_dir, fmt, out, gguf_type, dtype, no_verify):
     """Merge the run's adapter into the base weights: a Hugging Face model or a GGUF file for llama.cpp and Ollama."""

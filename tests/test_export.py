@@ -82,7 +82,7 @@ def logits_and_greedy(model, ids):
 def test_hf_export_is_a_plain_model_equal_to_base_plus_adapter(run, reference, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    output = export(run, tmp_path / "hf", "--format", "hf", "--dtype", "float32")
+    output = export(run, tmp_path / "hf", "--format", "hf")
     assert "Verified against base+adapter" in output
     model = AutoModelForCausalLM.from_pretrained(tmp_path / "hf", dtype=torch.float32)
     assert not hasattr(model, "peft_config")
@@ -96,11 +96,12 @@ def test_hf_export_is_a_plain_model_equal_to_base_plus_adapter(run, reference, t
     assert "Acme Coffee" in provenance["system_prompt"]
 
 
-def test_hf_export_defaults_to_the_base_models_dtype(run, tmp_path):
+def test_hf_export_is_float32_by_default_and_bfloat16_on_request(run, tmp_path):
     export(run, tmp_path / "hf", "--format", "hf", "--no-verify")
-    config = json.loads((tmp_path / "hf" / "config.json").read_text())
-    base = json.loads((run / "run.json").read_text())["base_model_path"]
-    assert config["dtype"] == json.loads((Path(base) / "config.json").read_text())["dtype"]
+    assert json.loads((tmp_path / "hf" / "config.json").read_text())["dtype"] == "float32"
+    output = export(run, tmp_path / "hf16", "--format", "hf", "--dtype", "bfloat16")
+    assert json.loads((tmp_path / "hf16" / "config.json").read_text())["dtype"] == "bfloat16"
+    assert "Verified against base+adapter" in output
 
 
 def test_gguf_f32_export_reloads_bit_for_bit_through_transformers(run, reference, tmp_path):
