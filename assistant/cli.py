@@ -245,7 +245,9 @@ def app(run_dir, runs_dir, host, port, auth, share, votes_db):
               help="Reply length when a request gives no max_tokens.")
 @click.option("--temperature", default=0.0, show_default=True, type=click.FloatRange(0, 2),
               help="Temperature when a request gives none (0: greedy, reproducible).")
-def serve(run_dirs, host, port, api_key, log_path, max_tokens, temperature):
+@click.option("--max-batch", default=8, show_default=True, type=click.IntRange(1, 64),
+              help="Requests generated together at most (1: one at a time).")
+def serve(run_dirs, host, port, api_key, log_path, max_tokens, temperature, max_batch):
     """An OpenAI-compatible chat API (/v1/chat/completions, /v1/models) for tuned runs and the base model."""
     quiet_libraries()
     no_progress_bars()
@@ -255,7 +257,7 @@ def serve(run_dirs, host, port, api_key, log_path, max_tokens, temperature):
     if host not in ("127.0.0.1", "localhost", "::1") and not api_key:
         click.echo(f"warning: serving on {host} without --api-key; anyone who can reach it can use it", err=True)
     run_server(list(run_dirs), host, port, api_key, log_path,
-               GenerationSettings(max_new_tokens=max_tokens, temperature=temperature))
+               GenerationSettings(max_new_tokens=max_tokens, temperature=temperature), max_batch)
 
 
 @cli.command()

@@ -178,6 +178,7 @@ def test_sixteen_simultaneous_requests_are_all_answered(client, server):
     records = [json.loads(line) for line in server["log"].read_text().splitlines()[before:]]
     assert len(records) == 16 and all(r["status"] == 200 for r in records)
     assert max(r["queue_ms"] for r in records) > 0  # they did wait their turn
+    assert max(r["batch"] for r in records) > 1  # and were generated together
 
 
 def test_request_log_has_timings_and_counts_but_no_text(client, server):
@@ -265,3 +266,35 @@ def test_serving_a_missing_run_is_one_line(tmp_path):
     result = CliRunner().invoke(cli, ["serve", "--run", str(tmp_path / "nope")])
     assert result.exit_code == 2
     assert result.output.strip() == f"error: {tmp_path / 'nope'}: run directory not found"
+
+
+def test_batched_replies_equal_one_at_a_time_replies(runs, tmp_path):
+    """Mixed adapters, prompt lengths and token limits in one batch change nothing: each row
+    gets the reply it gets alone (float32, so rounding cannot tip a greedy choice)."""
+    import torch
+
+    from assistant.serve import create_server
+
+    jobs = [("tiny", "Hi", 16), ("base", "Do you ship to Canada, and how long does it take?", 16),
+            ("twin", "Hi", 5), ("tiny", "What beans do you roast this week for espresso?", 12),
+            ("base", "Hi", 9), ("tiny", "Decaf?", 16)]
+    log = tmp_path / "requests.jsonl"
+    server, thread, url = start_uvicorn(create_server(runs, log_path=log, echo=None, dtype=torch.float32))
+    try:
+        client = openai.OpenAI(base_url=url + "/v1", api_key="unused", max_retries=0, timeout=60)
+
+        def reply(job):
+            model, content, limit = job
+            answer = ask(client, model=model, content=content, max_tokens=limit)
+            return answer.choices[0].message.content, answer.usage.completion_tokens
+
+        alone = [reply(job) for job in jobs]
+        with ThreadPoolExecutor(len(jobs)) as pool:
+            together = list(pool.map(reply, jobs))
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    assert together == alone
+    assert all(tokens <= limit for (_, tokens), (_, _, limit) in zip(together, jobs))
+    batches = [json.loads(line)["batch"] for line in log.read_text().splitlines()]
+    assert batches[: len(jobs)] == [1] * len(jobs) and max(batches[len(jobs):]) > 1

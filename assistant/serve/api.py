@@ -139,6 +139,7 @@ def finish(record: RequestRecord, generation: Generation, log: RequestLog) -> No
     record.completion_tokens = generation.completion_tokens
     record.finish_reason = generation.finish_reason
     record.queue_ms = generation.queue_ms
+    record.batch = generation.batch_size or None
     log.write(record)
 
 

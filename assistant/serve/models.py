@@ -1,21 +1,18 @@
 """The served models: one base model in memory, every run's adapter loaded onto it.
 
-A request names a model; the run's adapter is switched on for it (PEFT's set_adapter), or
-all adapters off for the base model (disable_adapter). Requests take turns on the model
-(one generation at a time, in arrival order as far as the lock gives it); the rest wait.
+A request names a model: a run (its LoRA adapter) or "base" (no adapter). Requests are
+generated in batches by batcher.py, each row with its own adapter; a request that arrives
+while a batch runs waits for the next batch, in arrival order.
 """
 
 from __future__ import annotations
 
-import contextlib
 import queue
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
-
-from transformers.generation.streamers import BaseStreamer
 
 from ..errors import AssistantError
 from ..generation import ChatModel, GenerationSettings
@@ -59,12 +56,15 @@ def open_runs(run_dirs: list[Path]) -> tuple[list, str]:
 
 
 class ModelPool:
-    def __init__(self, chat: ChatModel, served: dict[str, ServedModel]):
+    def __init__(self, chat: ChatModel, served: dict[str, ServedModel], max_batch: int = 8):
+        from .batcher import Batcher
+
         self.chat = chat
         self.served = served
+        self.batcher = Batcher(chat, max_batch)
 
     @classmethod
-    def from_runs(cls, run_dirs: list[Path]) -> "ModelPool":
+    def from_runs(cls, run_dirs: list[Path], max_batch: int = 8, dtype=None) -> "ModelPool":
         from peft import PeftModel
 
         from ..base_model import load_model, load_tokenizer
@@ -75,7 +75,7 @@ class ModelPool:
         for run in runs:
             name = run.path.resolve().name
             if model is None:
-                model = PeftModel.from_pretrained(load_model(base_path), run.adapter, adapter_name=name)
+                model = PeftModel.from_pretrained(load_model(base_path, dtype), run.adapter, adapter_name=name)
             else:
                 model.load_adapter(run.adapter, adapter_name=name)
             created = int(run.summary_file.stat().st_mtime)
@@ -85,7 +85,7 @@ class ModelPool:
         served[BASE_NAME] = ServedModel(BASE_NAME, None, first.system_prompt, first.created,
                                         f"the base model without any adapter ({runs[0].summary().get('base_model', base_path)})")
         chat = ChatModel(model, load_tokenizer(base_path), first.system_prompt, has_adapter=True)
-        return cls(chat, served)
+        return cls(chat, served, max_batch)
 
     def get(self, name: str) -> ServedModel:
         if name not in self.served:
@@ -110,95 +110,52 @@ class ModelPool:
             )
         return wanted
 
-    @contextlib.contextmanager
-    def use(self, served: ServedModel):
-        if served.adapter is None:
-            with self.chat.model.disable_adapter():
-                yield
-        else:
-            self.chat.model.set_adapter(served.adapter)
-            yield
-
-
-class TokenQueue(BaseStreamer):
-    """Hands generated token ids from the generating thread to the request's thread."""
-
-    def __init__(self):
-        self.items: queue.Queue = queue.Queue()
-        self.prompt_seen = False
-
-    def put(self, value) -> None:
-        if not self.prompt_seen:  # generate() first passes the prompt
-            self.prompt_seen = True
-            return
-        self.items.put(value.view(-1).tolist())
-
-    def end(self) -> None:
-        self.items.put(None)
-
 
 class Generation:
-    """One request's reply: iterate for text pieces; afterwards finish_reason,
-    completion_tokens and queue_ms are set. close() stops generation early (client gone)."""
+    """One request's reply. Iterating submits it to the pool's batcher and yields text
+    pieces; afterwards finish_reason, completion_tokens, queue_ms and batch_size are set.
+    close() stops it early (the client left)."""
 
     def __init__(self, pool: ModelPool, served: ServedModel, prompt_ids: list[int], settings: GenerationSettings,
                  stops: list[str]):
         self.pool, self.served, self.prompt_ids, self.settings = pool, served, prompt_ids, settings
         self.scanner = StopScanner(stops)
         self.cancelled = threading.Event()
+        self.tokens: queue.Queue = queue.Queue()  # lists of new token ids; None at the end
+        self.error: BaseException | None = None
+        self.submitted = 0.0
         self.finish_reason: str | None = None
         self.completion_tokens = 0
         self.queue_ms: float | None = None
+        self.batch_size = 0
 
     def close(self) -> None:
         self.cancelled.set()
 
+    def batch_key(self) -> tuple | None:
+        """Requests with equal keys can share a batch: one generate() call has one set of
+        sampling settings. A seeded request runs alone, so its seed alone decides its reply."""
+        if self.settings.seed is not None:
+            return None
+        sampled = self.settings.temperature > 0
+        return (sampled, self.settings.temperature if sampled else 0, self.settings.top_p if sampled else 0,
+                self.settings.repetition_penalty)
+
     def __iter__(self) -> Iterator[str]:
-        streamer = TokenQueue()
-        errors: list[BaseException] = []
-        thread = threading.Thread(target=self.generate, args=(streamer, errors), daemon=True)
-        thread.start()
+        self.submitted = time.perf_counter()
+        self.pool.batcher.submit(self)
         try:
-            yield from self.decode(streamer)
+            yield from self.decode()
         finally:
-            self.cancelled.set()  # also when the consumer stops early: free the model
-            thread.join()
-        if errors:
-            raise errors[0]
+            self.cancelled.set()  # also when the consumer stops early: its row stops
+        if self.error is not None:
+            raise self.error
 
-    def generate(self, streamer: TokenQueue, errors: list) -> None:
-        import torch
-        from transformers import StoppingCriteria, StoppingCriteriaList
-
-        cancelled = self.cancelled
-
-        class Cancelled(StoppingCriteria):
-            def __call__(self, input_ids, scores, **_):
-                return cancelled.is_set()
-
-        chat, waiting = self.pool.chat, time.perf_counter()
-        try:
-            with chat.lock:
-                self.queue_ms = round((time.perf_counter() - waiting) * 1000, 1)
-                if cancelled.is_set():
-                    return
-                with self.pool.use(self.served), torch.inference_mode():
-                    if self.settings.seed is not None:
-                        torch.manual_seed(self.settings.seed)
-                    inputs = torch.tensor([self.prompt_ids])
-                    chat.model.generate(input_ids=inputs, attention_mask=torch.ones_like(inputs), streamer=streamer,
-                                        stopping_criteria=StoppingCriteriaList([Cancelled()]),
-                                        **chat._generate_kwargs(self.settings))
-        except BaseException as exc:  # re-raised in the request's thread
-            errors.append(exc)
-        finally:
-            streamer.end()
-
-    def decode(self, streamer: TokenQueue) -> Iterator[str]:
+    def decode(self) -> Iterator[str]:
         tokenizer, stop_ids = self.pool.chat.tokenizer, set(self.pool.chat.stop_ids)
         tokens: list[int] = []
         decoded = ""
-        while (ids := streamer.items.get()) is not None:
+        while (ids := self.tokens.get()) is not None:
             if self.scanner.stopped or self.finish_reason:
                 continue  # drain what was generated before the stop took effect
             for token in ids:

@@ -28,6 +28,7 @@ class RequestRecord:
     latency_ms: float = 0.0
     time_to_first_token_ms: float | None = None
     queue_ms: float | None = None  # waiting for the model while other requests generated
+    batch: int | None = None  # requests generated together with this one, itself included
     time: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="milliseconds"))
     started: float = field(default_factory=clock.perf_counter, repr=False)
 
