@@ -65,8 +65,11 @@ class RowsFinished(StoppingCriteria):
 
 
 class Batcher:
-    def __init__(self, chat, max_batch: int = 8):
+    def __init__(self, chat, max_batch: int = 8, gather_seconds: float = 0.05):
         self.chat, self.max_batch = chat, max_batch
+        # Requests of a burst arrive a few milliseconds apart; waiting this long for company
+        # before starting a batch costs one request 50 ms and spares the rest a whole turn.
+        self.gather_seconds = gather_seconds if max_batch > 1 else 0.0
         self.waiting: deque = deque()
         self.ready = threading.Condition()
         threading.Thread(target=self.loop, name="assistant-batcher", daemon=True).start()
@@ -82,6 +85,9 @@ class Batcher:
         with self.ready:
             while not self.waiting:
                 self.ready.wait()
+            deadline = time.monotonic() + self.gather_seconds
+            while len(self.waiting) < self.max_batch and (left := deadline - time.monotonic()) > 0:
+                self.ready.wait(left)
             first = self.waiting.popleft()
             batch = [first]
             key = first.batch_key()
