@@ -130,7 +130,8 @@ def convert_gguf(gguf_path: Path, target: Path) -> None:
         config.save_pretrained(staging)
         model.generation_config.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
-        marker = {"source": str(gguf_path), "size": gguf_path.stat().st_size}
+        marker = {"source": str(gguf_path), "size": gguf_path.stat().st_size,
+                  "tokenizer_pre": gguf_field(gguf_path, "tokenizer.ggml.pre")}  # for GGUF export
         (staging / CONVERTED_MARKER).write_text(json.dumps(marker, indent=2))
         if target.exists():  # a concurrent conversion finished first; keep theirs
             shutil.rmtree(staging)
@@ -139,6 +140,13 @@ def convert_gguf(gguf_path: Path, target: Path) -> None:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def gguf_field(path: Path, key: str):
+    import gguf
+
+    field = gguf.GGUFReader(str(path)).fields.get(key)
+    return field.contents() if field is not None else None
 
 
 def load_tokenizer(model_path: str):

@@ -14,6 +14,7 @@ converter (convert_hf_to_gguf.py, which is a script, not an importable library):
 
 from __future__ import annotations
 
+import functools
 import json
 import tempfile
 from pathlib import Path
@@ -121,14 +122,23 @@ def token_list(tokenizer, vocab_size: int) -> tuple[list[str], list[int]]:
 
 def source_pre_tokenizer(base_path: Path) -> str | None:
     """tokenizer.ggml.pre of the GGUF file the base model was converted from, if any."""
-    import gguf
-
     from ..base_model import CONVERTED_MARKER
 
     try:
-        source = json.loads((base_path / CONVERTED_MARKER).read_text(encoding="utf-8"))["source"]
+        marker = json.loads((base_path / CONVERTED_MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return marker.get("tokenizer_pre") or gguf_pre_tokenizer(str(marker.get("source", "")))
+
+
+@functools.cache
+def gguf_pre_tokenizer(source: str) -> str | None:
+    """Read from the file itself (seconds: GGUFReader parses all metadata, 49k tokens included)."""
+    import gguf
+
+    try:
         field = gguf.GGUFReader(source).fields.get("tokenizer.ggml.pre")
-    except (OSError, KeyError, ValueError):
+    except (OSError, ValueError):
         return None
     return field.contents() if field is not None else None
 
