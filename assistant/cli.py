@@ -32,7 +32,10 @@ class AssistantGroup(click.Group):
 
 
 def no_progress_bars() -> None:
-    """Weight-loading bars are noise for commands that load models several times."""
+    """Weight-loading bars are noise for commands that load models several times. Call it
+    before anything imports tqdm: tqdm reads TQDM_DISABLE at import, and transformers' GGUF
+    loader uses tqdm directly."""
+    os.environ["TQDM_DISABLE"] = "1"
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
@@ -249,8 +252,8 @@ def app(run_dir, runs_dir, host, port, auth, share, votes_db):
               help="Requests generated together at most (1: one at a time).")
 def serve(run_dirs, host, port, api_key, log_path, max_tokens, temperature, max_batch):
     """An OpenAI-compatible chat API (/v1/chat/completions, /v1/models) for tuned runs and the base model."""
-    quiet_libraries()
     no_progress_bars()
+    quiet_libraries()
     from .generation import GenerationSettings
     from .serve import serve as run_server
 
@@ -272,8 +275,8 @@ def serve(run_dirs, host, port, api_key, log_path, max_tokens, temperature, max_
 @click.option("--no-verify", is_flag=True, help="Skip loading the export back and comparing it with base+adapter.")
 def export(run_dir, fmt, out, gguf_type, dtype, no_verify):
     """Merge the run's adapter into the base weights: a Hugging Face model or a GGUF file for llama.cpp and Ollama."""
-    quiet_libraries()
     no_progress_bars()
+    quiet_libraries()
     from .export import export_run
 
     out = out or Path(run_dir) / f"export-{fmt}"
