@@ -15,6 +15,8 @@ from typing import Iterator
 
 from .errors import AssistantError
 
+BASE_ADAPTER = "__base__"  # PEFT's name for "no adapter" in a mixed-adapter batch (adapter_names)
+
 
 @dataclass
 class GenerationSettings:

@@ -13,9 +13,8 @@ from typing import Iterator
 
 from transformers.generation.streamers import BaseStreamer
 
-from ..generation import ChatModel, GenerationSettings
+from ..generation import BASE_ADAPTER, ChatModel, GenerationSettings
 
-BASE_ADAPTER = "__base__"  # PEFT's name for "no adapter" in a mixed batch
 
 
 class RowStreamer(BaseStreamer):

@@ -19,7 +19,7 @@ from collections import deque
 from transformers import StoppingCriteria, StoppingCriteriaList
 from transformers.generation.streamers import BaseStreamer
 
-BASE_ADAPTER = "__base__"  # PEFT's name for "no adapter" in a mixed batch
+from ..generation import BASE_ADAPTER
 
 
 class RowStreamer(BaseStreamer):
