@@ -18,6 +18,16 @@ from .errors import AssistantError
 BASE_ADAPTER = "__base__"  # PEFT's name for "no adapter" in a mixed-adapter batch (adapter_names)
 
 
+def reply_stop_ids(tokenizer) -> list[int]:
+    """Token ids that end a reply: the end-of-turn token, and a new turn's start token, which
+    must never appear inside one (so generation stops instead of inventing the next turn)."""
+    stops = {tokenizer.eos_token_id}
+    start_id = tokenizer.convert_tokens_to_ids("<|im_start|>")
+    if isinstance(start_id, int) and start_id != tokenizer.unk_token_id:
+        stops.add(start_id)
+    return sorted(i for i in stops if i is not None)
+
+
 @dataclass
 class GenerationSettings:
     max_new_tokens: int = 200
@@ -33,13 +43,7 @@ class ChatModel:
         self.tokenizer = tokenizer
         self.system_prompt = system_prompt
         self.has_adapter = has_adapter
-        # The end-of-turn token ends a reply; a new turn's start token must never appear
-        # inside one, so it stops generation too (no invented next user turn).
-        stops = {tokenizer.eos_token_id}
-        start_id = tokenizer.convert_tokens_to_ids("<|im_start|>")
-        if isinstance(start_id, int) and start_id != tokenizer.unk_token_id:
-            stops.add(start_id)
-        self.stop_ids = sorted(i for i in stops if i is not None)
+        self.stop_ids = reply_stop_ids(tokenizer)
         self.lock = threading.Lock()  # one generation at a time per model object
 
     @classmethod

@@ -133,14 +133,14 @@ def source_pre_tokenizer(base_path: Path) -> str | None:
 
 @functools.cache
 def gguf_pre_tokenizer(source: str) -> str | None:
-    """Read from the file itself (seconds: GGUFReader parses all metadata, 49k tokens included)."""
-    import gguf
+    """Read from the file itself, for caches converted before the marker recorded it
+    (seconds: GGUFReader parses all metadata, 49k tokens included)."""
+    from ..base_model import gguf_field
 
     try:
-        field = gguf.GGUFReader(source).fields.get("tokenizer.ggml.pre")
+        return gguf_field(Path(source), "tokenizer.ggml.pre")
     except (OSError, ValueError):
         return None
-    return field.contents() if field is not None else None
 
 
 def add_tensors(writer, model, tensor_type: str) -> None:

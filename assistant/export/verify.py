@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import AssistantError
+from ..generation import reply_stop_ids
 from .merge import PROBE_PROMPTS, MergedRun
 
 MAX_NEW_TOKENS = 40
@@ -45,11 +46,6 @@ class Agreement:
         )
 
 
-def stop_ids(tokenizer) -> list[int]:
-    ids = {tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_start|>")}
-    return sorted(i for i in ids if isinstance(i, int) and i != tokenizer.unk_token_id)
-
-
 def greedy(model, tokenizer, prompt: list[int], max_new_tokens: int = MAX_NEW_TOKENS) -> list[int]:
     """prompt + greedy continuation (no repetition penalty: a pure model comparison)."""
     import torch
@@ -58,7 +54,7 @@ def greedy(model, tokenizer, prompt: list[int], max_new_tokens: int = MAX_NEW_TO
     with torch.inference_mode():
         output = model.generate(input_ids=inputs, attention_mask=torch.ones_like(inputs), do_sample=False,
                                 temperature=None, top_p=None, top_k=None, max_new_tokens=max_new_tokens,
-                                eos_token_id=stop_ids(tokenizer), pad_token_id=tokenizer.pad_token_id)
+                                eos_token_id=reply_stop_ids(tokenizer), pad_token_id=tokenizer.pad_token_id)
     return output[0].tolist()
 
 

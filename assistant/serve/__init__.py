@@ -5,7 +5,8 @@
   GET  /health                 liveness, no key needed
 
 All models share one base model in memory (models.py) and requests are generated in
-batches (batcher.py); the HTTP layer is api.py, the request log monitor.py. Bound to 127.0.0.1 unless --host says otherwise.
+batches (batcher.py); the HTTP layer is api.py, the request log monitor.py. Bound to
+127.0.0.1 unless --host says otherwise.
 """
 
 from __future__ import annotations
