@@ -286,7 +286,9 @@ def export(run_dir, fmt, out, gguf_type, dtype, no_verify):
     if result.agreement:
         click.echo(f"Verified against base+adapter: {result.agreement.summary()}")
     if fmt == "gguf":
-        click.echo(f"Ollama: cd {out} && ollama create {Path(run_dir).resolve().name.lower()} -f Modelfile")
+        from .export.modelfile import ollama_model_name
+
+        click.echo(f"Ollama: cd {out} && ollama create {ollama_model_name(result.name)} -f Modelfile")
 
 
 @cli.group()

@@ -5,7 +5,6 @@ so an export that silently dropped the adapter would fail the comparisons.
 """
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -147,7 +146,7 @@ def test_gguf_tokenizer_metadata_matches_llama_cpps_own_converter(run, tmp_path)
 
 
 def test_ollama_modelfile_carries_brand_prompt_template_and_stops(run, tmp_path):
-    export(run, tmp_path / "gguf", "--format", "gguf", "--no-verify")
+    output = export(run, tmp_path / "gguf", "--format", "gguf", "--no-verify")
     text = (tmp_path / "gguf" / "Modelfile").read_text()
     assert "FROM ./tiny-f16.gguf\n" in text
     assert 'PARAMETER stop "<|im_end|>"' in text and 'PARAMETER stop "<|im_start|>"' in text
@@ -156,6 +155,14 @@ def test_ollama_modelfile_carries_brand_prompt_template_and_stops(run, tmp_path)
 
     assert system == RunDir.open(run).profile().system_prompt
     assert '{{ .System }}<|im_end|>' in text and '{{ range .Messages }}' in text
+    assert "ollama create tiny -f Modelfile" in text and "ollama create tiny -f Modelfile" in output
+
+
+def test_a_run_folder_name_becomes_one_safe_model_name_everywhere():
+    from assistant.export.merge import safe_name
+    from assistant.export.modelfile import ollama_model_name
+
+    assert ollama_model_name(safe_name("Acme Run #2")) == "acme-run-2"
 
 
 @pytest.mark.parametrize("conversation", [

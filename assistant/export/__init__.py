@@ -30,6 +30,7 @@ GGUF_TYPES = ("f16", "bf16", "q8_0", "f32")
 @dataclass
 class ExportResult:
     out: Path
+    name: str  # the file-name-safe run name the files and the Modelfile use
     files: list[str]
     agreement: Agreement | None
 
@@ -57,7 +58,7 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path, gguf_type: str = 
         }
         (staging / "assistant-export.json").write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
         files = sorted(p.name for p in staging.iterdir())
-    return ExportResult(out, files, agreement)
+    return ExportResult(out, merged.name, files, agreement)
 
 
 def export_hf(merged: MergedRun, folder: Path, verify: bool) -> Agreement | None:

@@ -58,12 +58,16 @@ def quoted(text: str) -> str:
     return f'"""{text}"""'
 
 
+def ollama_model_name(run_name: str) -> str:
+    return run_name.lower()  # Ollama model names are lower case
+
+
 def modelfile_text(merged: MergedRun, gguf_name: str) -> str:
     check_chatml(merged.tokenizer, merged.system_prompt)
     settings = GenerationSettings()
     lines = [
         f"# Ollama Modelfile for the tuned assistant '{merged.name}', written by `assistant export`.",
-        f"#   ollama create {merged.name.lower()} -f Modelfile && ollama run {merged.name.lower()}",
+        f"#   ollama create {ollama_model_name(merged.name)} -f Modelfile && ollama run {ollama_model_name(merged.name)}",
         f"FROM ./{gguf_name}",
         f"TEMPLATE {quoted(CHATML_TEMPLATE)}",
         f"SYSTEM {quoted(merged.system_prompt)}",
