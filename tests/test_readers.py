@@ -429,12 +429,32 @@ def test_utf16_csv(tmp_path):
     assert entry.answer == "multi\nline"
 
 
-def test_latin1_bytes_give_utf8_error_with_line(tmp_path):
-    path = write(tmp_path, "t.txt", "Customer: hi\nAgent: ok\n".encode() + "Customer: café\n".encode("latin-1"))
-    err = error_of(path, 3)
-    assert err.message == "not valid UTF-8 text (byte 0xE9); save the file as UTF-8 or UTF-16"
-    csv_path = write(tmp_path, "faq.csv", b"question,answer\nq,a\nq2,caf\xe9\n")
-    assert "0xE9" in error_of(csv_path, 3).message
+@pytest.mark.parametrize("encoding", ["latin-1", "cp1252"])
+def test_legacy_8bit_files_are_read(tmp_path, encoding):
+    text = "Customer: Le café coûte 3 €? Ça va…\nAgent: Oui, très “bon”.\n"
+    if encoding == "latin-1":
+        text = text.replace("€", "EUR").replace("…", "...").replace("“", '"').replace("”", '"')
+    path = write(tmp_path, "t.txt", "Customer: hi\nAgent: ok\n\n".encode() + text.encode(encoding))
+    first, second = read(path)
+    assert second.messages[0].content == text.splitlines()[0].removeprefix("Customer: ")
+    assert second.messages[1].content == text.splitlines()[1].removeprefix("Agent: ")
+    csv_path = write(tmp_path, "faq.csv", "question,answer\nq,a\nq2,café\n".encode(encoding))
+    assert read(csv_path)[1].answer == "café"
+
+
+def test_utf16_without_bom(tmp_path):
+    for encoding in ("utf-16-le", "utf-16-be"):
+        path = write(tmp_path, f"{encoding}.txt", "Customer: Grüß dich\nAgent: Hallo ☕\n".encode(encoding))
+        (conv,) = read(path)
+        assert conv.messages == [Message("user", "Grüß dich"), Message("assistant", "Hallo ☕")]
+
+
+def test_mixed_encodings_give_an_error_with_line(tmp_path):
+    data = "Customer: naïve\nAgent: ok\n".encode() + "Customer: café\n".encode("latin-1")
+    err = error_of(write(tmp_path, "t.txt", data), 3)
+    assert err.message.startswith("not valid UTF-8 text (byte 0xE9), though earlier lines are UTF-8")
+    bom = write(tmp_path, "faq.csv", b"\xef\xbb\xbfquestion,answer\nq,a\nq2,caf\xe9\n")
+    assert "0xE9" in error_of(bom, 3).message  # a UTF-8 BOM promises UTF-8
 
 
 def test_binary_file(tmp_path):
