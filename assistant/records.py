@@ -2,6 +2,8 @@
 
 Readers yield `Conversation` and `FaqEntry` objects; every object remembers where it
 came from (`SourceRef`) so that anything dropped later can be reported by file and line.
+Asked to go on past bad records (`ReadOptions(on_bad_record="reject")`), they yield a
+`Rejected` in place of a record they cannot read, so it can go to the rejects file.
 """
 
 from __future__ import annotations
@@ -47,3 +49,12 @@ class FaqEntry:
     answer: str
     source: SourceRef
     metadata: dict = field(default_factory=dict)
+
+
+@dataclass
+class Rejected:
+    """An input record that could not be read (invalid JSON, wrong shape, unknown speaker)."""
+
+    source: SourceRef
+    reason: str
+    text: str  # the record as it appears in the file, for the rejects file

@@ -568,3 +568,38 @@ def test_arbitrary_input_only_raises_assistant_error(tmp_path, suffix, data):
         assert "\n" not in str(exc)
     else:
         assert all(isinstance(r, (Conversation, FaqEntry)) for r in records)
+
+
+# ---------------------------------------------------------------- going on past bad records
+
+
+def test_bad_records_are_rejected_when_asked(tmp_path):
+    from assistant.records import Rejected
+
+    good = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
+    bad_role = {"messages": [{"role": "robot", "content": "x"}]}
+    path = write(tmp_path, "c.jsonl", jsonl(good) + "{not json\n" + jsonl(bad_role) + jsonl(good))
+    items = read(path, on_bad_record="reject")
+    assert [type(i).__name__ for i in items] == ["Conversation", "Rejected", "Rejected", "Conversation"]
+    assert (items[1].source.line, items[1].text) == (2, "{not json")
+    assert items[1].reason.startswith("invalid JSON")
+    assert "role 'robot'" in items[2].reason and '"robot"' in items[2].text
+    with pytest.raises(InputError, match=r"c.jsonl:2: invalid JSON"):
+        read(path)
+
+    log = write(tmp_path, "log.csv", "conversation_id,speaker,text\n1,customer,hi\n1,agent,hello\n"
+                "2,customer,yo\n2,martian,beep\n2,agent,hey\n3,customer,a\n3,agent,b\n")
+    convs = read(log, on_bad_record="reject")
+    assert [type(c).__name__ for c in convs] == ["Conversation", "Rejected", "Conversation"]
+    assert isinstance(convs[1], Rejected) and convs[1].source.line == 5 and "martian" in convs[1].reason
+    assert convs[1].text.splitlines() == ["2,customer,yo", "2,martian,beep", "2,agent,hey"]
+
+    transcript = write(tmp_path, "t.txt", "Customer: hi\nAgent: hello\n\nMartian: beep\nmore\nAgent: x\n\n"
+                       "Customer: a\nAgent: b\n")
+    items = read(transcript, on_bad_record="reject")
+    assert [type(i).__name__ for i in items] == ["Conversation", "Rejected", "Conversation"]
+    assert items[1].text == "Martian: beep\nmore\nAgent: x" and items[1].source.line == 4
+
+    faq = write(tmp_path, "faq.csv", "question,answer\nq1,a1\nq2,a2,extra\nq3,a3\n")
+    items = read(faq, on_bad_record="reject")
+    assert [type(i).__name__ for i in items] == ["FaqEntry", "Rejected", "FaqEntry"]

@@ -6,12 +6,13 @@ record and says precisely what is wrong with a bad one (the line and the message
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..records import ROLES, Conversation, FaqEntry, Message, SourceRef
+from ..records import ROLES, Conversation, FaqEntry, Message, Rejected, SourceRef
 from .columns import ANSWER_KEYS, QUESTION_KEYS, find_column, missing_column
 from .jsonio import check_text, iter_json_records
 from .options import ReadOptions
@@ -128,17 +129,25 @@ def faq_entry(path: Path, line: int, value: Any, options: ReadOptions) -> FaqEnt
     return FaqEntry(_record_id(path, line, record), texts[0], texts[1], SourceRef(str(path), line), metadata)
 
 
-def read_chat_jsonl(path: Path, options: ReadOptions) -> Iterator[Conversation]:
-    for line, value in iter_json_records(path, EXPECTED_CHAT):
-        yield chat_conversation(path, line, value)
+def _records(path: Path, options: ReadOptions, expected: str, build: Callable[[int, Any], Any]) -> Iterator:
+    """Each JSON record built into a Conversation / FaqEntry, or a `Rejected` (see ReadOptions)."""
+    for line, value in iter_json_records(path, expected, options.reject):
+        if isinstance(value, Rejected):
+            yield value
+        else:
+            yield options.guard(lambda: build(line, value), lambda: json.dumps(value, ensure_ascii=False))
 
 
-def read_sharegpt(path: Path, options: ReadOptions) -> Iterator[Conversation]:
+def read_chat_jsonl(path: Path, options: ReadOptions) -> Iterator[Conversation | Rejected]:
+    yield from _records(path, options, EXPECTED_CHAT, lambda line, value: chat_conversation(path, line, value))
+
+
+def read_sharegpt(path: Path, options: ReadOptions) -> Iterator[Conversation | Rejected]:
     speakers = build_speaker_map(options.speaker_map, base={**SHAREGPT_SPEAKERS, **build_speaker_map(None)})
-    for line, value in iter_json_records(path, EXPECTED_SHAREGPT):
-        yield sharegpt_conversation(path, line, value, speakers)
+    yield from _records(
+        path, options, EXPECTED_SHAREGPT, lambda line, value: sharegpt_conversation(path, line, value, speakers)
+    )
 
 
-def read_faq_json(path: Path, options: ReadOptions) -> Iterator[FaqEntry]:
-    for line, value in iter_json_records(path, EXPECTED_FAQ):
-        yield faq_entry(path, line, value, options)
+def read_faq_json(path: Path, options: ReadOptions) -> Iterator[FaqEntry | Rejected]:
+    yield from _records(path, options, EXPECTED_FAQ, lambda line, value: faq_entry(path, line, value, options))

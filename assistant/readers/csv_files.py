@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import InputError
-from ..records import Conversation, FaqEntry, Message, SourceRef
+from ..records import Conversation, FaqEntry, Message, Rejected, SourceRef
 from .columns import (
     ANSWER_KEYS, CONVERSATION_KEYS, QUESTION_KEYS, SPEAKER_KEYS, TEXT_KEYS, TIMESTAMP_KEYS,
     find_column, missing_column,
@@ -67,17 +67,22 @@ class Table:
             if any(cell.strip() for cell in row):
                 yield start, row
 
-    def rows(self) -> Iterator[tuple[int, list[str]]]:
+    def rows(self) -> Iterator[tuple[int, list[str], InputError | None]]:
+        """(line, cells, what is wrong with the row or None)."""
         width = len(self.names)
         for line, row in self._stream:
+            error = None
             if len(row) > width and any(cell.strip() for cell in row[width:]):
                 sep = "tab" if self.delimiter == "\t" else f"'{self.delimiter}'"
-                raise InputError(
+                error = InputError(
                     self.path, line,
                     f"row has {len(row)} fields but the header has {width} "
                     f"(quote fields that contain {sep})",
                 )
-            yield line, row
+            yield line, row, error
+
+    def row_text(self, row: list[str]) -> str:
+        return self.delimiter.join(row)
 
     def close(self) -> None:
         """Release the file early (detection only reads the header)."""
@@ -105,7 +110,23 @@ def _cell(row: list[str], index: int | None) -> str:
     return row[index] if index is not None and index < len(row) else ""
 
 
-def read_csv_log(path: Path, options: ReadOptions, tab: bool = False) -> Iterator[Conversation]:
+class _LogConversation:
+    """The rows of one conversation of a csv-log, and the first thing wrong with them."""
+
+    def __init__(self, conv_id: str, path: Path, line: int, metadata: dict):
+        self.conversation = Conversation(conv_id, [], SourceRef(str(path), line), metadata)
+        self.rows: list[str] = []
+        self.error: InputError | None = None
+
+    def finish(self, options: ReadOptions) -> Conversation | Rejected:
+        """A bad row spoils its whole conversation: dropping just the row would change
+        the context of every later reply."""
+        if self.error is None:
+            return self.conversation
+        return options.reject(self.error, "\n".join(self.rows))
+
+
+def read_csv_log(path: Path, options: ReadOptions, tab: bool = False) -> Iterator[Conversation | Rejected]:
     table = open_table(path, tab)
     if table.names is None:
         raise empty_error(path, EXPECTED_LOG)
@@ -114,34 +135,39 @@ def read_csv_log(path: Path, options: ReadOptions, tab: bool = False) -> Iterato
     text_col = table.column(options.text_column, TEXT_KEYS)
     time_col = table.column(None, TIMESTAMP_KEYS, required=False)
     speakers = build_speaker_map(options.speaker_map)
-    current: Conversation | None = None
+    current: _LogConversation | None = None
     finished: set[str] = set()  # ids already emitted: a repeat means the file is unsorted
-    for line, row in table.rows():
-        conv_id = _cell(row, conv_col).strip()
-        if not conv_id:
-            raise InputError(path, line, "empty conversation id")
-        if current is None or conv_id != current.id:
+    for line, row, error in table.rows():
+        conv_id = _cell(row, conv_col).strip() or (current.conversation.id if current else "")
+        if current is None or conv_id != current.conversation.id:
             if current is not None:
-                finished.add(current.id)
-                yield current
+                finished.add(current.conversation.id)
+                yield current.finish(options)
+            metadata = {"timestamp": _cell(row, time_col).strip()} if time_col is not None else {}
+            current = _LogConversation(conv_id, path, line, metadata)
             if conv_id in finished:
-                raise InputError(
+                error = error or InputError(
                     path, line,
                     f"conversation '{show(conv_id)}' continues after other conversations; "
                     "expected rows grouped by conversation (sort the file)",
                 )
-            metadata = {"timestamp": _cell(row, time_col).strip()} if time_col is not None else {}
-            current = Conversation(conv_id, [], SourceRef(str(path), line), metadata)
-        speaker = _cell(row, speaker_col)
-        role = resolve(speakers, speaker)
-        if role is None:
-            raise InputError(path, line, unknown_speaker(speaker, speakers))
-        current.messages.append(Message(role, _cell(row, text_col).strip()))
+        current.rows.append(table.row_text(row))
+        role = resolve(speakers, _cell(row, speaker_col))
+        if error is None and not _cell(row, conv_col).strip():
+            error = InputError(path, line, "empty conversation id")
+        if error is None and role is None:
+            error = InputError(path, line, unknown_speaker(_cell(row, speaker_col), speakers))
+        if error is not None:
+            current.error = current.error or error
+            if options.on_bad_record == "raise":
+                raise current.error
+            continue
+        current.conversation.messages.append(Message(role, _cell(row, text_col).strip()))
     if current is not None:
-        yield current
+        yield current.finish(options)
 
 
-def read_faq_table(path: Path, options: ReadOptions, tab: bool = False) -> Iterator[FaqEntry]:
+def read_faq_table(path: Path, options: ReadOptions, tab: bool = False) -> Iterator[FaqEntry | Rejected]:
     table = open_table(path, tab)
     if table.names is None:
         raise empty_error(path, EXPECTED_FAQ)
@@ -149,7 +175,10 @@ def read_faq_table(path: Path, options: ReadOptions, tab: bool = False) -> Itera
     a_col = table.column(options.answer_column, ANSWER_KEYS)
     id_col = table.column(None, ("id",), required=False)
     extra = [i for i in range(len(table.names)) if i not in (q_col, a_col, id_col)]
-    for line, row in table.rows():
+    for line, row, error in table.rows():
+        if error is not None:
+            yield options.reject(error, table.row_text(row))
+            continue
         entry_id = _cell(row, id_col).strip() or f"{path.stem}:{line}"
         metadata = {table.names[i]: _cell(row, i) for i in extra if _cell(row, i).strip()}
         yield FaqEntry(

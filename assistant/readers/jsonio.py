@@ -37,13 +37,20 @@ def parse_line(path: Path, lineno: int, line: str) -> Any:
         raise InputError(path, lineno, message) from None
 
 
-def iter_jsonl(path: Path, expected: str) -> Iterator[tuple[int, Any]]:
-    """(line, value) for each non-blank line; `expected` describes the format for errors."""
+def iter_jsonl(path: Path, expected: str, recover=None) -> Iterator[tuple[int, Any]]:
+    """(line, value) for each non-blank line; `expected` describes the format for errors.
+    With `recover(error, line_text)`, an invalid line yields what it returns instead."""
     seen = False
     for lineno, line in enumerate(iter_lines(path), start=1):
         if line.strip():
             seen = True
-            yield lineno, parse_line(path, lineno, line)
+            try:
+                value = parse_line(path, lineno, line)
+            except InputError as exc:
+                if recover is None:
+                    raise
+                value = recover(exc, line.rstrip("\r\n"))
+            yield lineno, value
     if not seen:
         raise empty_error(path, expected)
 
@@ -114,11 +121,12 @@ def _expect_end(path: Path, text: str, pos: int) -> None:
         raise InputError(path, _line_of(text, pos), "invalid JSON (extra data after the closing ']')")
 
 
-def iter_json_records(path: Path, expected: str) -> Iterator[tuple[int, Any]]:
-    """Records of a .json document or of any other file read as JSON Lines."""
+def iter_json_records(path: Path, expected: str, recover=None) -> Iterator[tuple[int, Any]]:
+    """Records of a .json document or of any other file read as JSON Lines. Only JSON
+    Lines can go on past invalid JSON (`recover`): in a document it breaks what follows."""
     if is_json_array_file(path):
         return iter_json_document(path, expected)
-    return iter_jsonl(path, expected)
+    return iter_jsonl(path, expected, recover)
 
 
 def check_text(path: Path, line: int, value: str, what: str) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import InputError
-from ..records import Conversation, Message, SourceRef
+from ..records import Conversation, Message, Rejected, SourceRef
 from .options import ReadOptions
 from .speakers import build_speaker_map, resolve, unknown_speaker
 from .text import empty_error, iter_lines, show
@@ -31,9 +31,11 @@ def _uses_dash_delimiter(path: Path) -> bool:
 class _Builder:
     """Collects the lines of one conversation."""
 
-    def __init__(self, path: Path, line: int):
+    def __init__(self, path: Path, line: int, error: InputError | None = None):
         self.path, self.line = path, line
         self.turns: list[tuple[str, list[str]]] = []  # (role, lines of the message)
+        self.error = error  # a conversation that cannot be read is collected, then rejected
+        self.raw: list[str] = []
 
     def start(self, role: str, text: str) -> None:
         self.turns.append((role, [text]))
@@ -41,7 +43,9 @@ class _Builder:
     def continue_(self, text: str) -> None:
         self.turns[-1][1].append(text)
 
-    def build(self) -> Conversation:
+    def build(self, options: ReadOptions) -> Conversation | Rejected:
+        if self.error is not None:
+            return options.reject(self.error, "\n".join(self.raw))
         messages = [Message(role, "\n".join(lines).strip()) for role, lines in self.turns]
         return Conversation(f"{self.path.stem}:{self.line}", messages, SourceRef(str(self.path), self.line))
 
@@ -55,7 +59,7 @@ def _split_speaker(line: str, speakers: dict[str, str]) -> tuple[str | None, str
     return name, resolve(speakers, name), line[match.end():].strip()
 
 
-def read_transcript(path: Path, options: ReadOptions) -> Iterator[Conversation]:
+def read_transcript(path: Path, options: ReadOptions) -> Iterator[Conversation | Rejected]:
     speakers = build_speaker_map(options.speaker_map)
     if options.delimiter is not None:
         delimiter = options.delimiter.strip()
@@ -69,13 +73,17 @@ def read_transcript(path: Path, options: ReadOptions) -> Iterator[Conversation]:
         any_text = any_text or bool(stripped)
         if stripped == delimiter or (delimiter is None and not stripped):
             if current is not None:
-                yield current.build()
+                yield current.build(options)
             current = None
             continue
         if current is None:
             if not stripped:  # blank lines before a conversation (delimiter mode)
                 continue
-            current = _first_line(path, lineno, stripped, speakers)
+            current = _first_line(path, lineno, stripped, speakers, options)
+            current.raw.append(line)
+            continue
+        current.raw.append(line)
+        if current.error is not None:
             continue
         name, role, text = _split_speaker(line.lstrip(), speakers)
         if role is not None:
@@ -83,18 +91,22 @@ def read_transcript(path: Path, options: ReadOptions) -> Iterator[Conversation]:
         else:
             current.continue_(line)
     if current is not None:
-        yield current.build()
+        yield current.build(options)
     if not any_text:
         raise empty_error(path, EXPECTED)
 
 
-def _first_line(path: Path, lineno: int, line: str, speakers: dict[str, str]) -> _Builder:
+def _first_line(path: Path, lineno: int, line: str, speakers: dict[str, str], options: ReadOptions) -> _Builder:
     name, role, text = _split_speaker(line, speakers)
+    error = None
     if name is None:
         got = show(line, 40)
-        raise InputError(path, lineno, f"expected 'Speaker: text' at the start of a conversation, got '{got}'")
-    if role is None:
-        raise InputError(path, lineno, unknown_speaker(name, speakers))
+        error = InputError(path, lineno, f"expected 'Speaker: text' at the start of a conversation, got '{got}'")
+    elif role is None:
+        error = InputError(path, lineno, unknown_speaker(name, speakers))
+    if error is not None:
+        options.reject(error, line)  # raises unless rejecting
+        return _Builder(path, lineno, error)
     builder = _Builder(path, lineno)
     builder.start(role, text)
     return builder
