@@ -35,6 +35,34 @@ class ExampleReply(BaseModel):
     assistant: str = Field(min_length=1)
 
 
+class RedactionPattern(BaseModel):
+    """A profile's own kind of personal data, e.g. loyalty card or customer numbers."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$", description="Placeholder name: LOYALTY becomes [LOYALTY].")
+    regex: str = Field(min_length=1, description="Python regular expression; group 'value' if only part is PII.")
+    description: str = ""
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, regex: str) -> str:
+        import re
+
+        try:
+            re.compile(regex)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
+        return regex
+
+
+class RedactionSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    patterns: list[RedactionPattern] = Field(default_factory=list)
+    keep: list[str] = Field(
+        default_factory=list, description="Values never redacted: the brand's own e-mail, phone number, handle."
+    )
+
+
 class BrandProfile(BaseModel):
     """A validated brand voice. Unknown keys are errors, so typos do not pass silently."""
 
@@ -54,6 +82,15 @@ class BrandProfile(BaseModel):
         default="drop", description="What prepare does with a target using a banned phrase."
     )
     example_replies: list[ExampleReply] = Field(default_factory=list)
+    redaction: RedactionSettings = Field(default_factory=RedactionSettings)
+    boilerplate: list[str] = Field(
+        default_factory=list, description="Extra regexes for canned agent turns kept out of training."
+    )
+
+    @field_validator("boilerplate")
+    @classmethod
+    def _boilerplate_compiles(cls, items: list[str]) -> list[str]:
+        return [RedactionPattern._compiles(item) for item in items]
 
     @field_validator("tone", "preferred_phrases", "banned_phrases")
     @classmethod

@@ -87,12 +87,21 @@ def parse_speaker_map(pairs: tuple[str, ...]) -> dict[str, str] | None:
 @click.option("--base-model", help="Base model whose tokenizer counts tokens (default: embedded SmolLM2).")
 @click.option("--formatter", "-f", default="default", show_default=True,
               help="Formatter turning records into pairs; a domain plugin's name picks its domain (see 'assistant plugins').")
+@click.option("--no-redact", is_flag=True, help="Keep personal data (e-mails, phones, cards...) instead of placeholders.")
+@click.option("--no-dedup", is_flag=True, help="Keep exact and near-duplicate records and pairs.")
+@click.option("--strict", is_flag=True, help="Fail on the first record that cannot be read instead of rejecting it.")
+@click.option("--no-card", is_flag=True, help="Skip the dataset card (and its training-speed probe).")
 def prepare(inputs, profile, out, fmt, speaker_map, question_column, answer_column, conversation_column,
             speaker_column, text_column, delimiter, validation_fraction, context_turns, max_tokens, seed, base_model,
-            formatter):
-    """Turn chat logs and FAQs (files or folders) into chat-format training pairs."""
+            formatter, no_redact, no_dedup, strict, no_card):
+    """Turn chat logs and FAQs (files or folders) into chat-format training pairs.
+
+    Personal data is redacted, text cleaned, duplicates removed; everything that does not
+    become a pair is listed in OUT/rejects.jsonl with its source and the reason.
+    """
     quiet_libraries()
-    from .prepare import PrepareSettings, format_report, prepare as run_prepare
+    from .prepare import PrepareSettings, prepare as run_prepare
+    from .prepare_report import format_report
     from .readers import FORMATS, ReadOptions
 
     if fmt and fmt not in FORMATS:
@@ -106,10 +115,12 @@ def prepare(inputs, profile, out, fmt, speaker_map, question_column, answer_colu
         inputs=list(inputs), profile=profile, out=out, read_options=options,
         validation_fraction=validation_fraction, seed=seed, context_turns=context_turns,
         max_tokens=max_tokens, base_model=base_model, formatter=formatter,
+        redact=not no_redact, deduplicate=not no_dedup, strict=strict, card=not no_card,
     )
     report = run_prepare(settings)
     click.echo(format_report(report))
-    click.echo(f"Prepared data in {out}/ (report: {out}/prepare_report.json)")
+    card = "" if no_card else f", card: {out}/dataset_card.md"
+    click.echo(f"Prepared data in {out}/ (report: {out}/prepare_report.json{card})")
 
 
 @cli.command()

@@ -1,11 +1,12 @@
-"""The built-in behaviour, written as an ordinary plugin: the default formatter and the
-brand-voice evaluator that every domain uses."""
+"""The built-in behaviour, written as an ordinary plugin: the default formatter, the
+brand-voice evaluator that every domain uses, and the built-in PII patterns."""
 
 from __future__ import annotations
 
 from .hookspecs import hookimpl
 from .pairs import default_format
 from .plugin_types import EvalCase, Evaluator, Formatter, Score, weighted_score
+from .redaction.builtin import BUILTIN_PATTERNS
 
 
 VOICE_WEIGHTS = {"banned": 0.4, "sign_off": 0.4, "preferred": 0.2}
@@ -34,3 +35,9 @@ def register_evaluators(register):
         description="Banned phrases absent, sign-off present, preferred phrases used (from the brand profile).",
         score=brand_voice,
     ))
+
+
+@hookimpl
+def register_pii_patterns(register):
+    for pattern in BUILTIN_PATTERNS:
+        register(pattern)

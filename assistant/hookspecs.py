@@ -49,6 +49,22 @@ def register_evaluators(register):
 
 
 @hookspec
+def register_pii_patterns(register):
+    """Register kinds of personal data for `prepare` to redact: `register(PiiPattern(...))`.
+
+    Args:
+        register: the host's callback, checking type (`assistant.redaction.PiiPattern`)
+            and unique name.
+    Returns: nothing. Every plugin's implementation is called; every registered pattern
+        applies to every domain (personal data is personal data anywhere).
+
+    A `PiiPattern(name, type, regex, check=None, needs="", priority=60)` replaces each
+    match (its group "value", or the whole match) with "[TYPE]", numbered per distinct
+    value within a conversation. `check(text, match)` may confirm or narrow a match.
+    """
+
+
+@hookspec
 def system_prompt_extra(profile, domain):
     """Contribute a sentence to the system prompt used for training and chat.
 

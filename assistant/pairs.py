@@ -35,6 +35,7 @@ class PairStats:
     faq_entries: int = 0
     skipped: dict = field(default_factory=lambda: {"conversation": Counter(), "turn": Counter(), "record": Counter()})
     first_source: dict = field(default_factory=dict)  # reason -> first place it happened
+    rejects: object = None  # a RejectsLog that also gets every skip, with its content
 
     def count(self, record: Conversation | FaqEntry) -> None:
         if isinstance(record, Conversation):
@@ -42,9 +43,15 @@ class PairStats:
         else:
             self.faq_entries += 1
 
-    def skip(self, item: Skip, source: SourceRef) -> None:
+    def skip_near_duplicate(self, example: "Example") -> None:
+        self.skip(Skip("near duplicate of an earlier example", "record"), example.source, example.messages)
+
+    def skip(self, item: Skip, source: SourceRef, content=None) -> None:
         self.skipped[item.scope][item.reason] += 1
         self.first_source.setdefault(item.reason, str(source))
+        if self.rejects is not None:
+            kind = "example" if item.scope == "record" else item.scope
+            self.rejects.add(kind, item.reason, source, content)
 
 
 # -- the default formatter ---------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""What `assistant plugins` shows: every loaded plugin, its hooks, formatters and evaluators."""
+"""What `assistant plugins` shows: every loaded plugin, its hooks, formatters, evaluators
+and PII patterns."""
 
 from __future__ import annotations
 
@@ -23,6 +24,10 @@ def describe_plugins() -> dict:
                     {"name": n, "domain": reg.evaluators[n].domain, "description": reg.evaluators[n].description}
                     for n in info.evaluators
                 ],
+                "pii_patterns": [
+                    {"name": n, "type": reg.pii_patterns[n].type, "description": reg.pii_patterns[n].description}
+                    for n in info.pii_patterns
+                ],
             }
             for info in reg.plugins.values()
         ],
@@ -39,4 +44,6 @@ def format_plugins(listing: dict) -> str:
         for kind in ("formatters", "evaluators"):
             for item in plugin[kind]:
                 lines.append(f"  {kind[:-1]} {item['name']} [{item['domain']}]: {item['description']}")
+        for item in plugin["pii_patterns"]:
+            lines.append(f"  pii pattern {item['name']} [{item['type']}]: {item['description']}")
     return "\n".join(lines)

@@ -20,6 +20,7 @@ import pluggy
 from . import __version__, hookspecs
 from .errors import AssistantError
 from .plugin_types import Evaluator, Formatter
+from .redaction import PiiPattern
 
 GROUP = "assistant"
 ALLOW_ENV = "ASSISTANT_PLUGINS"
@@ -33,6 +34,7 @@ class PluginInfo:
     hooks: list[str] = field(default_factory=list)
     formatters: list[str] = field(default_factory=list)
     evaluators: list[str] = field(default_factory=list)
+    pii_patterns: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -43,6 +45,7 @@ class Registry:
     plugins: dict[str, PluginInfo]
     formatters: dict[str, Formatter] = field(default_factory=dict)
     evaluators: dict[str, Evaluator] = field(default_factory=dict)
+    pii_patterns: dict[str, PiiPattern] = field(default_factory=dict)
     owner: dict[str, str] = field(default_factory=dict)  # "formatter:NAME" / "evaluator:NAME" -> plugin
 
     def formatter(self, name: str) -> Formatter:
@@ -177,12 +180,14 @@ def build_registry(manager: pluggy.PluginManager) -> Registry:
         )
         for name, plugin in manager.list_name_plugin()
     }
-    for hook_name in ("register_formatters", "register_evaluators", "system_prompt_extra", "filter_pair"):
+    for hook_name in ("register_formatters", "register_evaluators", "register_pii_patterns",
+                      "system_prompt_extra", "filter_pair"):
         for impl in getattr(manager.hook, hook_name).get_hookimpls():
             plugins[impl.plugin_name].hooks.append(hook_name)
     result = Registry(manager=manager, plugins=plugins)
     collect(result, "register_formatters", Formatter, result.formatters, "formatter")
     collect(result, "register_evaluators", Evaluator, result.evaluators, "evaluator")
+    collect(result, "register_pii_patterns", PiiPattern, result.pii_patterns, "pii_pattern")
     return result
 
 

@@ -203,6 +203,10 @@ def train(data_dir: Path, run_dir: Path, config: TrainConfig, resume: bool = Fal
         trainer.model.save_pretrained(staging)
     summary = run_summary(config, base_path, data_dir, trainer, result, len(train_set), len(validation_set))
     write_run_records(run, config, data_dir, summary)
+    if summary["tokens_per_second"]:
+        from .speed import record_speed  # the dataset card's time estimates use the real figure
+
+        record_speed(base_path, summary["tokens_per_second"], f"the training run {run.path}")
     return summary
 
 

@@ -37,8 +37,11 @@ def test_prepare_writes_openai_chat_files_and_report(tmp_path, inputs):
     out = tmp_path / "out"
     train, validation = read_jsonl(out / "train.jsonl"), read_jsonl(out / "validation.jsonl")
     profile_examples = 4  # at least a few curated replies from the profile
-    assert len(train) + len(validation) >= 40 * 2 + 2 + profile_examples
-    assert report["records_read"] == {"conversations": 41, "faq_entries": 2}
+    # 40 answers, one "Thanks!" -> "You're welcome." (39 near twins removed), 2 FAQ entries
+    assert len(train) + len(validation) >= 40 + 1 + 2 + profile_examples
+    assert report["skipped"]["examples"]["near duplicate of an earlier example"]["count"] == 39
+    assert report["duplicates"]["near_examples"] == 39
+    assert report["records_read"] == {"conversations": 41, "faq_entries": 2, "unreadable": 0}
     assert report["skipped"]["conversations"]["no agent turn (customer only)"]["count"] == 1
     assert "logs.jsonl:41" in report["skipped"]["conversations"]["no agent turn (customer only)"]["first_at"]
     for example in train + validation:
@@ -52,7 +55,7 @@ def test_prepare_writes_openai_chat_files_and_report(tmp_path, inputs):
 
 
 def test_no_conversation_on_both_sides_of_the_split(tmp_path, inputs):
-    run(tmp_path, inputs, validation_fraction=0.3)
+    run(tmp_path, inputs, validation_fraction=0.3, deduplicate=False)  # keep the follow-ups
     def firsts(name):
         return {e["messages"][1]["content"] for e in read_jsonl(tmp_path / "out" / name) if len(e["messages"]) > 3}
     # the follow-up example of conversation i carries "Question i?" as its first user turn
@@ -83,7 +86,7 @@ def test_bad_input_leaves_existing_output_untouched(tmp_path, inputs):
     before = (tmp_path / "out" / "train.jsonl").read_text()
     write(inputs / "broken.jsonl", '{"messages": []}\n{broken\n')
     with pytest.raises(InputError, match=r"broken.jsonl:2"):
-        run(tmp_path, inputs)
+        run(tmp_path, inputs, strict=True)
     assert (tmp_path / "out" / "train.jsonl").read_text() == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
 

@@ -1,7 +1,8 @@
 """Healthcare domain plugin: medical FAQ pairs (MedQuAD style, page boilerplate removed),
 with safety evaluators: emergency escalation, no diagnosis, no invented doses, disclaimer.
 It also drops training targets that diagnose the user (`filter_pair`): a model trained on
-"you have X" learns to diagnose, which this assistant must never do."""
+"you have X" learns to diagnose, which this assistant must never do, and redacts medical
+record numbers and dates of birth (`register_pii_patterns`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from assistant.plugin_types import Evaluator, Formatter
 
 from .evaluators import EVALUATORS, diagnoses
 from .formatter import format_healthcare
+from .pii import PII_PATTERNS
 
 DOMAIN = "healthcare"
 PROFILE_PATH = Path(__file__).with_name("profile.yaml")
@@ -36,6 +38,12 @@ def register_formatters(register):
 def register_evaluators(register):
     for name, description, score in EVALUATORS:
         register(Evaluator(name=f"{DOMAIN}.{name}", description=description, score=score, domain=DOMAIN))
+
+
+@hookimpl
+def register_pii_patterns(register):
+    for pattern in PII_PATTERNS:
+        register(pattern)
 
 
 @hookimpl

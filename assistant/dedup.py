@@ -1,0 +1,119 @@
+"""Duplicates out of training data, in one streaming pass with bounded memory.
+
+Exact: a record (conversation or FAQ entry) whose normalised text (NFKC, case-folded,
+punctuation and spacing ignored) equals an earlier record's is a duplicate. A 64-bit
+digest per record is kept, with where it was first seen.
+
+Near: an example whose final exchange (the customer's last message and the reply being
+taught) is a near twin of an earlier example's is a duplicate, wherever either landed, so
+no validation example has a near twin in training. "Near twin" is Jaccard similarity of
+word-bigram sets around 0.8 or above, estimated with MinHash (120 permutations) and found
+with LSH (10 bands of 12 rows: pairs at J=0.9 are caught 96% of the time, at J=0.6 2%).
+Examples of the same conversation are compared too: an agent who sends the same reply
+twice teaches it once.
+
+Why not datasketch: its MinHashLSH keeps every band key of every example in Python dicts
+(about 1 KB per example: a million examples would not stay in flat memory) and hashes
+shingles one SHA-1 call at a time; its LSHBloom needs a C extension and the item count up
+front. Here each LSH band is a Bloom filter of fixed size (LSHBloom, Khan et al. 2024),
+so memory is fixed (40 MiB) whatever the input, and MinHash is one vectorised numpy step.
+With 4 bits per band the rate of false near-duplicate flags is about 0.01% after 500,000
+unique examples and 2% after 2 million; `false_positive_rate()` reports the current one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+import zlib
+
+import numpy as np
+
+WORD = re.compile(r"\w+")
+NUM_PERM, BANDS, ROWS = 120, 10, 12
+BLOOM_BITS = 1 << 25  # per band: 4 MiB
+BLOOM_WORDS = BLOOM_BITS // 64
+BLOOM_HASHES = 4
+_MERSENNE = np.uint64((1 << 61) - 1)
+
+
+def normalise(text: str) -> str:
+    """Text as compared for duplicates: compatibility forms folded, case and spacing ignored."""
+    return " ".join(WORD.findall(unicodedata.normalize("NFKC", text).casefold()))
+
+
+def digest64(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "big")
+
+
+class ExactIndex:
+    """Digests of the records seen so far, each with where it was first seen."""
+
+    def __init__(self):
+        self.first_seen: dict[int, int] = {}
+        self.files: list[str] = []
+
+    def seen_before(self, key_text: str, path: str, line: int) -> str | None:
+        """'path:line' of an earlier record with the same normalised text, else None
+        (and this one is remembered)."""
+        if not self.files or self.files[-1] != path:
+            self.files.append(path)
+        key = digest64(normalise(key_text))
+        packed = self.first_seen.get(key)
+        if packed is not None:
+            return f"{self.files[packed >> 32]}:{packed & 0xFFFFFFFF}"
+        self.first_seen[key] = ((len(self.files) - 1) << 32) | (line & 0xFFFFFFFF)
+        return None
+
+
+class NearDuplicateIndex:
+    """MinHash signatures of word bigrams, banded into Bloom filters (see module docstring)."""
+
+    def __init__(self, seed: int = 1):
+        rng = np.random.default_rng(seed)
+        self.a = rng.integers(1, int(_MERSENNE), NUM_PERM, dtype=np.uint64)
+        self.b = rng.integers(0, int(_MERSENNE), NUM_PERM, dtype=np.uint64)
+        self.band_mix = rng.integers(1, 1 << 63, (BANDS, ROWS), dtype=np.uint64) | np.uint64(1)
+        # A blocked Bloom filter per band: each insert sets BLOOM_HASHES bits in one 64-bit
+        # word, so a band costs one memory word (and one numpy index) per lookup.
+        self.bloom = np.zeros(BANDS * BLOOM_WORDS, dtype=np.uint64)
+        self.band_offset = np.arange(BANDS, dtype=np.uint64) * np.uint64(BLOOM_WORDS)
+        self.bit_shifts = np.arange(BLOOM_HASHES, dtype=np.uint64) * np.uint64(6)
+        self.inserted = 0
+
+    def signature(self, text: str) -> np.ndarray | None:
+        words = normalise(text).split()
+        if not words:
+            return None
+        ids = np.fromiter((zlib.crc32(w.encode()) for w in words), dtype=np.uint64, count=len(words))
+        shingles = ids[:-1] * np.uint64(0x9E3779B97F4A7C15) + ids[1:] if len(ids) > 1 else ids
+        # Universal hashing a*x+b per permutation; uint64 arithmetic wraps, which keeps it
+        # a fixed pseudo-random permutation of the 64-bit shingle space.
+        hashed = shingles[:, None] * self.a[None, :] + self.b[None, :]
+        return (hashed >> np.uint64(32)).min(axis=0)
+
+    def _words_and_masks(self, signature: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each band: which 64-bit word of the filter, and which bits in it."""
+        band_hash = (signature.reshape(BANDS, ROWS) * self.band_mix).sum(axis=1)
+        word = (band_hash >> np.uint64(32)) % np.uint64(BLOOM_WORDS) + self.band_offset
+        bits = (band_hash[:, None] >> self.bit_shifts[None, :]) & np.uint64(63)
+        return word, np.bitwise_or.reduce(np.uint64(1) << bits, axis=1)
+
+    def seen_before(self, text: str) -> bool:
+        """True if an earlier text is a near twin; otherwise this one is added."""
+        signature = self.signature(text)
+        if signature is None:
+            return False
+        word, mask = self._words_and_masks(signature)
+        if ((self.bloom[word] & mask) == mask).any():
+            return True
+        self.bloom[word] |= mask  # one word per band, in separate ranges: no index repeats
+        self.inserted += 1
+        return False
+
+    def false_positive_rate(self) -> float:
+        """The chance that a new, unique text is flagged, at the current fill (the standard
+        Bloom estimate; blocking into 64-bit words raises it slightly)."""
+        per_band = (1 - np.exp(-BLOOM_HASHES * self.inserted / BLOOM_BITS)) ** BLOOM_HASHES
+        return float(1 - (1 - per_band) ** BANDS)

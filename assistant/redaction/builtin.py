@@ -1,0 +1,96 @@
+"""The built-in PII patterns (the core plugin registers them; plugins and brand profiles
+add more). Each regex errs towards finding candidates; its check in `patterns.py` decides."""
+
+from __future__ import annotations
+
+import re
+
+from .patterns import PiiPattern, check_address, check_card, check_iban, check_ip, check_phone, check_url
+
+EMAIL = PiiPattern(
+    "email", "EMAIL",
+    re.compile(r"(?<![\w.%+-])[\w.%+-]+@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+[^\W\d_]{2,24}(?![\w-])"),
+    needs="@", priority=20, description="e-mail addresses",
+)
+
+URL_WITH_SECRET = PiiPattern(
+    "url", "URL",
+    re.compile(r"\b(?:https?|ftp)://[^\s<>\"'`]+", re.IGNORECASE),
+    check=check_url, needs="://", priority=10,
+    description="URLs with credentials or secret tokens (user:pass@, ?token=, reset codes)",
+)
+
+IBAN = PiiPattern(
+    "iban", "IBAN",
+    re.compile(r"(?<![\w-])[A-Za-z]{2}\d{2}(?: ?[A-Za-z0-9]{4}){2,7}(?: ?[A-Za-z0-9]{1,4})?(?![\w-])"),
+    check=check_iban, needs="digit", priority=30, description="IBANs (mod-97 checked)",
+)
+
+CARD = PiiPattern(
+    "card", "CARD",
+    re.compile(r"(?<![\w.,-])\d(?:[ -]?\d){12,18}(?![\w-]|[.,]\d)"),
+    check=check_card, needs="digit", priority=40, description="payment card numbers (Luhn checked)",
+)
+
+SSN = PiiPattern(
+    "ssn", "SSN",
+    re.compile(
+        r"(?<![\w-])(?!000|666|9\d\d)\d{3}([- ])(?!00)\d{2}\1(?!0000)\d{4}(?![\w-])"
+        r"|(?i:\b(?:ssn|social security(?: number| no\.?| #)?)\b[^\d\n]{0,20})"
+        r"(?P<value>(?!000|666|9\d\d)\d{3}(?!00)\d{2}(?!0000)\d{4})\b"
+    ),
+    needs="digit", priority=50, description="US social security numbers",
+)
+
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+IP_ADDRESS = PiiPattern(
+    "ip", "IP",
+    re.compile(
+        rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\w]|\.\d)"
+        r"|(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){1,7}(?::|(?::[0-9A-Fa-f]{1,4}){1,7}|[0-9A-Fa-f]{1,4})(?![\w:])"
+        r"|(?<![\w:])::(?:[0-9A-Fa-f]{1,4}:){0,6}[0-9A-Fa-f]{1,4}(?![\w:])"
+    ),
+    check=check_ip, needs="digit", priority=70, description="IPv4 and IPv6 addresses",
+)
+
+PHONE = PiiPattern(
+    "phone", "PHONE",
+    re.compile(
+        r"(?<![\w#+/.,:-])"
+        r"(?:(?:\+|\b00)\d{1,3}[ .-]?(?:\(0?\d{1,4}\)[ .-]?)?\d{1,5}(?:[ .-]\d{1,5}){0,5}"  # +44 20 7946 0958
+        r"|\(\d{2,5}\)[ .-]?\d{2,5}(?:[ .-]\d{2,5}){0,3}"  # (555) 010-2345
+        r"|\d{1,5}(?:[ .-]\d{1,5}){1,5}"  # 020 7946 0958, 555-010-2345
+        r"|\d{7,15})"  # 07700900123
+        r"(?![\w/]|[.,:]\d)"
+    ),
+    check=check_phone, needs="digit", priority=80, description="phone numbers, national and international",
+)
+
+_STREET_TYPES = (
+    r"Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Place|Pl|Terrace|Ter|Way|"
+    r"Parkway|Pkwy|Highway|Hwy|Circle|Cir|Square|Sq|Trail|Crescent|Cres|Close|Gardens|Row|Mews|Hill|Alley|"
+    r"Plaza|Walk"
+)
+ADDRESS = PiiPattern(
+    "address", "ADDRESS",
+    re.compile(
+        r"\b\d{1,6}[A-Za-z]?(?:-\d{1,4})?,?\s+(?:(?:[NSEW]|North|South|East|West|Old|Upper|Lower)\.?\s+)?"
+        r"(?:[A-Z][\w'-]*\.?|\d{1,3}(?:st|nd|rd|th))(?:\s+[A-Z][\w'-]*\.?){0,3}\s+"
+        rf"(?:{_STREET_TYPES})\b\.?"
+        r"(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|Flat|Floor|Fl|Room|#)\.?\s*#?[\w-]{1,6})?"
+        r"|\bP\.?\s?O\.?\s?Box\s+\d{1,7}\b"
+        r"|\b[A-ZÄÖÜ][a-zäöüß]+(?:straße|strasse|str\.|weg|gasse|platz|allee)\s+\d{1,4}[a-z]?\b"
+        r"|\b\d{1,4}(?:bis|ter)?,?\s+(?:rue|avenue|boulevard|bd|place|chemin|allée|impasse)\s+(?:d[eu']\s?|la\s|l')?"
+        r"[\w'-]+(?:\s+[A-Z][\w'-]+){0,3}"
+        r"|\b(?:Calle|Avenida|Plaza|Paseo|Carrer)\s+(?:de\s+(?:la\s+)?)?[A-Z][\w-]+(?:\s+[A-Z][\w-]+){0,2},?\s+\d{1,4}\b"
+    ),
+    check=check_address, needs="digit", priority=90, description="street addresses and PO boxes",
+)
+
+HANDLE = PiiPattern(
+    "handle", "HANDLE",
+    re.compile(r"(?<![\w@.+-])@(?!\d{1,2}(?::\d\d)?\s?(?:am|pm)?\b)[A-Za-z0-9_](?:[\w.]{0,28}[A-Za-z0-9_])?(?![\w@])"),
+    needs="@", priority=100, description="social-media @handles",
+)
+
+BUILTIN_PATTERNS = (URL_WITH_SECRET, EMAIL, IBAN, CARD, SSN, IP_ADDRESS, PHONE, ADDRESS, HANDLE)
