@@ -15,7 +15,7 @@ EMAIL = PiiPattern(
 
 URL_WITH_SECRET = PiiPattern(
     "url", "URL",
-    re.compile(r"\b(?:https?|ftp)://[^\s<>\"'`]+", re.IGNORECASE),
+    re.compile(r"\b[a-z][a-z0-9+.-]{1,20}://[^\s<>\"'`]+", re.IGNORECASE),
     check=check_url, needs="://", priority=10,
     description="URLs with credentials or secret tokens (user:pass@, ?token=, reset codes)",
 )
@@ -46,7 +46,8 @@ _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 IP_ADDRESS = PiiPattern(
     "ip", "IP",
     re.compile(
-        rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\w]|\.\d)"
+        rf"(?<![\w:])(?:[0-9A-Fa-f]{{0,4}}:){{2,6}}{_OCTET}(?:\.{_OCTET}){{3}}(?![\w]|\.\d)"  # ::ffff:192.0.2.1
+        rf"|(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\w]|\.\d)"
         r"|(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){1,7}(?::|(?::[0-9A-Fa-f]{1,4}){1,7}|[0-9A-Fa-f]{1,4})(?![\w:])"
         r"|(?<![\w:])::(?:[0-9A-Fa-f]{1,4}:){0,6}[0-9A-Fa-f]{1,4}(?![\w:])"
     ),
@@ -57,9 +58,9 @@ PHONE = PiiPattern(
     "phone", "PHONE",
     re.compile(
         r"(?<![\w#+/.,:-])"
-        r"(?:(?:\+|\b00)\d{1,3}[ .-]?(?:\(0?\d{1,4}\)[ .-]?)?\d{1,5}(?:[ .-]\d{1,5}){0,5}"  # +44 20 7946 0958
-        r"|\(\d{2,5}\)[ .-]?\d{2,5}(?:[ .-]\d{2,5}){0,3}"  # (555) 010-2345
-        r"|\d{1,5}(?:[ .-]\d{1,5}){1,5}"  # 020 7946 0958, 555-010-2345
+        r"(?:(?:\+|\b00)\d{1,3}[ .-]?(?:\(0?\d{0,4}\)[ .-]?)?\d{1,8}(?:[ .-]\d{1,8}){0,5}"  # +44 20 7946 0958
+        r"|\(\d{2,5}\)[ .-]?\d{2,8}(?:[ .-]\d{2,8}){0,3}"  # (555) 010-2345, (030) 1234567
+        r"|\d{1,5}(?:[ .-]\d{1,8}){1,5}"  # 020 7946 0958, 555-010-2345, 0151 23456789
         r"|\d{7,15})"  # 07700900123
         r"(?![\w/]|[.,:]\d)"
     ),
@@ -69,16 +70,18 @@ PHONE = PiiPattern(
 _STREET_TYPES = (
     r"Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Place|Pl|Terrace|Ter|Way|"
     r"Parkway|Pkwy|Highway|Hwy|Circle|Cir|Square|Sq|Trail|Crescent|Cres|Close|Gardens|Row|Mews|Hill|Alley|"
-    r"Plaza|Walk"
+    r"Plaza|Walk|Concourse|Broadway|Expressway|Turnpike|Pike|Loop"
 )
+_DIRECTION = r"(?:\s+(?:North|South|East|West|NE|NW|SE|SW|[NSEW])\b\.?)?"
+_UNIT = r"(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|Flat|Floor|Fl|Room|#)\.?\s*#?[\w-]{1,6})?"
 ADDRESS = PiiPattern(
     "address", "ADDRESS",
     re.compile(
         r"\b\d{1,6}[A-Za-z]?(?:-\d{1,4})?,?\s+(?:(?:[NSEW]|North|South|East|West|Old|Upper|Lower)\.?\s+)?"
         r"(?:[A-Z][\w'-]*\.?|\d{1,3}(?:st|nd|rd|th))(?:\s+[A-Z][\w'-]*\.?){0,3}\s+"
-        rf"(?:{_STREET_TYPES})\b\.?"
-        r"(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|Flat|Floor|Fl|Room|#)\.?\s*#?[\w-]{1,6})?"
-        r"|\bP\.?\s?O\.?\s?Box\s+\d{1,7}\b"
+        rf"(?:{_STREET_TYPES})\b\.?{_DIRECTION}{_UNIT}"
+        rf"|\b\d{{1,6}}\s+(?:Highway|Hwy|Route|Rte|State Route|County Road)\s+\d{{1,4}}{_DIRECTION}{_UNIT}"
+        r"|\b(?:P\.?\s?O\.?\s?Box|Post Office Box)\s+\d{1,7}\b"
         r"|\b[A-ZÄÖÜ][a-zäöüß]+(?:straße|strasse|str\.|weg|gasse|platz|allee)\s+\d{1,4}[a-z]?\b"
         r"|\b\d{1,4}(?:bis|ter)?,?\s+(?:rue|avenue|boulevard|bd|place|chemin|allée|impasse)\s+(?:d[eu']\s?|la\s|l')?"
         r"[\w'-]+(?:\s+[A-Z][\w'-]+){0,3}"

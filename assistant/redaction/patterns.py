@@ -117,25 +117,34 @@ def check_ip(text: str, match: re.Match) -> Span | None:
 
 NOT_PHONE_CONTEXT = re.compile(
     r"(?:order|invoice|inv|ref|reference|ticket|case|account|acct|tracking|confirmation|booking|"
-    r"reservation|sku|serial|model|part|version|build|isbn|po|transaction|txn|id|mrn|record|"
-    r"policy|claim|member|patient|receipt|item|batch|lot)\b[^a-z]{0,6}$|#\s*$"
+    r"reservation|sku|serial|model|part|version|build|isbn|po|transaction|txn|id|mrn|record|code|"
+    r"policy|claim|member|patient|receipt|item|batch|lot|meter|reading|rechnung|bestellung|auftrag|"
+    r"kunden|vertrag|facture|commande|dossier|pedido|factura|referencia)"
+    r"(?:\s*(?:number|no\.?|nr\.?|num|nummer|numéro|número|#|id))?[^a-z]{0,6}$|#\s*$"
 )
-PHONE_CONTEXT = re.compile(r"(?:call|phone|tel|telephone|mobile|cell|fax|whatsapp|text|sms|ring|dial|reach)")
+PHONE_CONTEXT = re.compile(
+    r"call|phone|tel\b|tél|telephone|mobile?|cell|fax|whatsapp|sms|text me|ring|dial|handy|telefon|"
+    r"portable|móvil|movil|teléfono|reach me|contact"
+)
+NUMBER_WORD = re.compile(r"\b(?:number|nummer|numéro|número|no\.)")
 YEAR = re.compile(r"(?:19|20)\d\d$")
 
 
 def _phone_shape_ok(value: str, groups: list[str]) -> bool:
     """False for digit groups shaped like something else: dates, years, ZIP+4, SSNs, ISBNs."""
     sizes = [len(g) for g in groups]
+    plain = not value.startswith(("+", "("))
     if len(groups) == 2 and all(YEAR.match(g) for g in groups):
         return False  # 2019-2021
-    if sizes in ([4, 2, 2], [2, 2, 4], [1, 2, 4], [2, 1, 4]) and not value.startswith(("+", "(")):
-        return False  # 2024-03-15, 15.03.2024
-    if sizes in ([5, 4], [3, 2, 4]) and not value.startswith(("+", "(")):
-        return False  # ZIP+4, SSN
+    if plain and YEAR.match(groups[0]) and len(digits_of(value)) <= 8:
+        return False  # invoice 2024-118
+    if plain and sizes in ([4, 2, 2], [2, 2, 4], [1, 2, 4], [2, 1, 4], [1, 1, 4], [5, 4], [3, 2, 4]):
+        return False  # 2024-03-15, 15.03.2024, ZIP+4, SSN
+    if groups[0].startswith("000"):
+        return False  # product codes (NDC 0002-7510-01), never a dialled number
     if len(digits_of(value)) == 13 and digits_of(value).startswith(("978", "979")):
         return False  # ISBN-13
-    if "." in value and not value.startswith("+") and sizes != [3, 3, 4]:
+    if "." in value and plain and sizes != [3, 3, 4]:
         return False  # dotted numbers are versions or amounts unless 555.010.2345
     return True
 
@@ -151,11 +160,11 @@ def check_phone(text: str, match: re.Match) -> Span | None:
     groups = re.findall(r"\d+", value)
     if not _phone_shape_ok(value, groups):
         return None
-    international = value.startswith(("+", "00"))
-    if len(groups) == 1 and not international:
+    if len(groups) == 1 and not value.startswith("+"):
         # A bare run of digits is a phone number only in a national shape (0...) or when
         # the text says so: otherwise it is an order, account or reference number.
-        if not (len(digits) in (10, 11) and (digits[0] == "0" or PHONE_CONTEXT.search(before))):
+        said = PHONE_CONTEXT.search(before) or NUMBER_WORD.search(before)
+        if not (len(digits) in (10, 11) and ((digits[0] == "0" and digits[1] != "0") or said)):
             return None
     return match.span()
 
@@ -164,7 +173,7 @@ def check_url(text: str, match: re.Match) -> Span | None:
     """Only URLs that carry a secret: user:password@, a token-like parameter, or a long
     random code after a reset/verify/login path segment."""
     url = match.group().rstrip(".,;:!?)]}'\"")
-    rest = url.split("://", 1)[1]
+    scheme, rest = url.split("://", 1)
     netloc = re.split(r"[/?#]", rest, maxsplit=1)[0]
     secret = ("@" in netloc and ":" in netloc.split("@", 1)[0]) or SECRET_PARAM.search(url) or SECRET_PATH.search(url)
     return (match.start(), match.start() + len(url)) if secret else None
