@@ -31,18 +31,31 @@ def assert_one_line_error(result, *fragments):
         ("roles.jsonl", json.dumps({"messages": [{"role": "robot", "content": "x"}]}) + "\n", ["roles.jsonl:1", "robot"]),
         ("cols.csv", "question,reply_text\nq,a\n", ["cols.csv:1", "found columns: question, reply_text"]),
         ("empty.jsonl", "", ["empty.jsonl", "empty"]),
-        ("latin1.txt", None, ["latin1.txt:2", "UTF-8"]),
+        ("mixed.txt", None, ["mixed.txt:2", "UTF-8", "mixes encodings"]),
     ],
 )
 def test_bad_input_files(tmp_path, name, content, fragments):
     path = tmp_path / name
     if content is None:
-        path.write_bytes("Customer: hi\nAgent: caf\xe9 au lait\n".encode("latin-1"))
+        path.write_bytes("Customer: naïve\n".encode() + "Agent: caf\xe9 au lait\n".encode("latin-1"))
     else:
         write(path, content)
-    result = invoke("prepare", path, "--profile", "acme_coffee", "--out", tmp_path / "out")
+    result = invoke("prepare", path, "--profile", "acme_coffee", "--out", tmp_path / "out", "--strict")
     assert_one_line_error(result, *fragments)
     assert not (tmp_path / "out").exists()
+
+
+def test_bad_records_go_to_the_rejects_file_without_strict(tmp_path):
+    good = {"messages": [{"role": "user", "content": "hi, I'm jo@example.com"}, {"role": "assistant", "content": "Hello!"}]}
+    write(tmp_path / "in.jsonl", json.dumps(good) + '\n{"messages": [ jo@example.com\n'
+          + json.dumps({"messages": [{"role": "robot", "content": "x"}]}) + "\n")
+    result = invoke("prepare", tmp_path / "in.jsonl", "--profile", "acme_coffee", "--out", tmp_path / "out", "--no-card")
+    assert result.exit_code == 0, result.output
+    assert "2 records could not be read" in result.output
+    rejects = [json.loads(line) for line in (tmp_path / "out" / "rejects.jsonl").read_text().splitlines()]
+    assert [(r["source"].rsplit(":", 1)[1], r["kind"]) for r in rejects] == [("2", "record"), ("3", "record")]
+    assert rejects[0]["reason"].startswith("invalid JSON") and "robot" in rejects[1]["reason"]
+    assert rejects[0]["content"] == '{"messages": [ [EMAIL]'  # rejected text is redacted too
 
 
 def test_directory_without_usable_files(tmp_path):

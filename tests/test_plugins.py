@@ -160,3 +160,31 @@ def test_plugins_new_scaffolds_and_refuses_bad_names(tmp_path):
     assert again.exit_code == 2 and "already exists" in again.stderr
     bad = CliRunner().invoke(cli, ["plugins", "new", "Bad-Name", "--dir", str(tmp_path)])
     assert bad.exit_code == 2 and "expected lowercase" in bad.stderr
+
+
+def test_prepare_redacts_with_plugin_and_profile_patterns(tmp_path, monkeypatch, no_entry_points):
+    import re
+
+    from assistant.redaction import PiiPattern
+
+    ticket = PiiPattern("tickets.member", "MEMBER", re.compile(r"\bMB-\d{5}\b"), priority=55)
+    registry = build_registry(build_plugin_manager(extra={"tickets": plugin(
+        register_pii_patterns=lambda register: register(ticket))}))
+    assert registry.plugin_of("pii_pattern", "tickets.member") == "tickets"
+    monkeypatch.setattr(plugin_module, "registry", lambda: registry)
+    profile = (tmp_path / "brand.yaml")
+    write(profile, "name: B\ndescription: d\ntone: [plain]\nsystem_prompt: Be brief.\n"
+                   "redaction:\n  keep: [help@brand.example]\n  patterns:\n"
+                   "    - {type: LOYALTY, regex: 'LOY(?P<value>\\d{4})'}\n")
+    write(tmp_path / "faq.csv", "question,answer\n"
+          "I'm MB-12345 and jo@example.com; card LOY1234?,Noted. Write to help@brand.example.\n")
+    report = prepare(PrepareSettings(inputs=[tmp_path / "faq.csv"], profile=str(profile), out=tmp_path / "out",
+                                     validation_fraction=0.0, card=False))
+    assert report["redactions"]["by_type"] == {"MEMBER": 1, "EMAIL": 1, "LOYALTY": 1}
+    user = json.loads((tmp_path / "out" / "train.jsonl").read_text().splitlines()[0])["messages"][1]["content"]
+    assert user == "I'm [MEMBER] and [EMAIL]; card LOY[LOYALTY]?"
+    assert "help@brand.example" in (tmp_path / "out" / "train.jsonl").read_text()
+
+    duplicate = plugin(register_pii_patterns=lambda register: register(ticket))
+    with pytest.raises(AssistantError, match="pii_pattern 'tickets.member' is registered by both"):
+        build_registry(build_plugin_manager(extra={"tickets": duplicate, "again": duplicate}))

@@ -12,6 +12,7 @@ from assistant.plugins import registry
 from assistant.redaction import PiiPattern, Redactor
 
 SNIPPETS = Path(__file__).parent / "data" / "pii" / "snippets.jsonl"
+HELDOUT = Path(__file__).parent / "data" / "pii" / "heldout.jsonl"
 MIN_RECALL, MIN_PRECISION = 0.99, 0.95
 
 
@@ -42,9 +43,12 @@ def score_snippets(redactor: Redactor, snippets: list[dict]):
     return tp, fn, fp, misses, false_hits
 
 
-def test_labelled_pii_set_recall_and_precision_per_type(capsys):
-    snippets = [json.loads(line) for line in SNIPPETS.read_text(encoding="utf-8").splitlines()]
-    assert len(snippets) >= 300
+@pytest.mark.parametrize("path", [SNIPPETS, HELDOUT], ids=["snippets", "heldout"])
+def test_labelled_pii_set_recall_and_precision_per_type(capsys, path):
+    """snippets.jsonl was written first and the patterns tuned on it; heldout.jsonl was
+    written later by someone who saw neither (its first-run figures are in docs/privacy.md)."""
+    snippets = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert len(snippets) >= (300 if path == SNIPPETS else 200)
     tp, fn, fp, misses, false_hits = score_snippets(Redactor(all_patterns()), snippets)
     rows, failures = [], []
     for kind in sorted(set(tp) | set(fn) | set(fp)):
@@ -55,7 +59,7 @@ def test_labelled_pii_set_recall_and_precision_per_type(capsys):
             failures.append(kind)
     negatives = sum(1 for s in snippets if not s["pii"])
     with capsys.disabled():
-        print(f"\nPII set: {len(snippets)} snippets ({negatives} without PII)")
+        print(f"\nPII set {path.name}: {len(snippets)} snippets ({negatives} without PII)")
         print("\n".join(rows))
     assert not failures, f"below target for {failures}; missed: {misses[:10]}; false hits: {false_hits[:10]}"
     assert {"EMAIL", "PHONE", "CARD", "IBAN", "SSN", "IP", "URL", "ADDRESS", "HANDLE", "MRN", "DOB"} <= set(tp)

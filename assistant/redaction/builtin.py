@@ -28,7 +28,7 @@ IBAN = PiiPattern(
 
 CARD = PiiPattern(
     "card", "CARD",
-    re.compile(r"(?<![\w.,-])\d(?:[ -]?\d){12,18}(?![\w-]|[.,]\d)"),
+    re.compile(r"(?<![\w,-])(?<!\d\.)\d(?:[ -]?\d){12,18}(?![\w-]|[.,]\d)"),
     check=check_card, needs="digit", priority=40, description="payment card numbers (Luhn checked)",
 )
 
@@ -79,7 +79,7 @@ ADDRESS = PiiPattern(
     re.compile(
         r"\b\d{1,6}[A-Za-z]?(?:-\d{1,4})?,?\s+(?:(?:[NSEW]|North|South|East|West|Old|Upper|Lower)\.?\s+)?"
         r"(?:[A-Z][\w'-]*\.?|\d{1,3}(?:st|nd|rd|th))(?:\s+[A-Z][\w'-]*\.?){0,3}\s+"
-        rf"(?:{_STREET_TYPES})\b\.?{_DIRECTION}{_UNIT}"
+        rf"(?i:{_STREET_TYPES})\b\.?{_DIRECTION}{_UNIT}"
         rf"|\b\d{{1,6}}\s+(?:Highway|Hwy|Route|Rte|State Route|County Road)\s+\d{{1,4}}{_DIRECTION}{_UNIT}"
         r"|\b(?:P\.?\s?O\.?\s?Box|Post Office Box)\s+\d{1,7}\b"
         r"|\b[A-ZÄÖÜ][a-zäöüß]+(?:straße|strasse|str\.|weg|gasse|platz|allee)\s+\d{1,4}[a-z]?\b"

@@ -64,9 +64,21 @@ def luhn_valid(number: str) -> bool:
     return total % 10 == 0
 
 
+IBAN_LENGTHS = dict(
+    (entry[:2], int(entry[2:])) for entry in (
+        "AD24 AE23 AL28 AT20 AZ28 BA20 BE16 BG22 BH22 BR29 BY28 CH21 CR22 CY28 CZ24 DE22 DK18 DO28 EE20 EG29 "
+        "ES24 FI18 FO18 FR27 GB22 GE22 GI23 GL18 GR27 GT28 HR21 HU28 IE22 IL23 IQ23 IS26 IT27 JO30 KW30 KZ20 "
+        "LB28 LC32 LI21 LT20 LU20 LV21 LY25 MC27 MD24 ME22 MK19 MR27 MT31 MU30 NL18 NO15 PK24 PL28 PS29 PT25 "
+        "QA29 RO24 RS22 SA24 SC31 SD18 SE24 SI19 SK24 SM27 ST25 SV28 TL23 TN24 TR26 UA29 VA22 VG24 XK20"
+    ).split()
+)  # the SWIFT IBAN registry: country code -> IBAN length
+
+
 def iban_valid(compact: str) -> bool:
-    """ISO 13616: move the first four characters to the end, letters to numbers, mod 97 == 1."""
-    if not (15 <= len(compact) <= 34 and compact[:2].isalpha() and compact[2:4].isdigit()):
+    """ISO 13616: a registry country with its length, then the first four characters moved
+    to the end, letters to numbers, mod 97 == 1 (creditor references "RF.." share the
+    checksum but not a country)."""
+    if IBAN_LENGTHS.get(compact[:2]) != len(compact) or not compact[2:4].isdigit():
         return False
     rearranged = compact[4:] + compact[:4]
     return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
@@ -119,7 +131,8 @@ NOT_PHONE_CONTEXT = re.compile(
     r"(?:order|invoice|inv|ref|reference|ticket|case|account|acct|tracking|confirmation|booking|"
     r"reservation|sku|serial|model|part|version|build|isbn|po|transaction|txn|id|mrn|record|code|"
     r"policy|claim|member|patient|receipt|item|batch|lot|meter|reading|rechnung|bestellung|auftrag|"
-    r"kunden|vertrag|facture|commande|dossier|pedido|factura|referencia)"
+    r"kunden|vertrag|facture|commande|dossier|pedido|factura|referencia|loyalty|membership|rewards|"
+    r"customer|card|voucher|coupon|gift|points)"
     r"(?:\s*(?:number|no\.?|nr\.?|num|nummer|numéro|número|#|id))?[^a-z]{0,6}$|#\s*$"
 )
 PHONE_CONTEXT = re.compile(
@@ -160,6 +173,9 @@ def check_phone(text: str, match: re.Match) -> Span | None:
     groups = re.findall(r"\d+", value)
     if not _phone_shape_ok(value, groups):
         return None
+    previous = before.rstrip().rsplit(None, 1)[-1] if before.strip() else ""
+    if re.search(r"\d", previous) and re.search(r"[a-z]", previous) and previous[-1].isalnum():
+        return None  # the tail of a code like "1Z 999 AA1 01 2345 6784"
     if len(groups) == 1 and not value.startswith("+"):
         # A bare run of digits is a phone number only in a national shape (0...) or when
         # the text says so: otherwise it is an order, account or reference number.

@@ -10,6 +10,7 @@ from assistant.hookspecs import hookimpl
 from assistant.pairs import conversation_pairs
 from assistant.plugin_types import Evaluator, Formatter, Pair, Score, Skip
 from assistant.records import Conversation, Message
+from assistant.redaction import PiiPattern
 
 DOMAIN = "insurance"
 NO_PROMISE = "Never promise that a claim will be approved."
@@ -97,3 +98,16 @@ def filter_pair(messages, profile, domain):
     if PROMISES_APPROVAL.search(messages[-1]["content"]):
         return "reply promises that a claim will be approved"
     return None
+
+
+# A policy number identifies a customer as surely as an e-mail address does.
+POLICY_NUMBER = PiiPattern(
+    "insurance.policy_number", "POLICY",
+    re.compile(r"\bLM-?\d{8}\b"),
+    needs="digit", priority=55, description="Lantern Mutual policy numbers (LM-12345678)",
+)
+
+
+@hookimpl
+def register_pii_patterns(register):
+    register(POLICY_NUMBER)

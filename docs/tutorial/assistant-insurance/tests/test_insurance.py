@@ -48,3 +48,12 @@ def test_prompt_extra_and_filter_only_in_the_insurance_domain():
     assert plugin.filter_pair(messages=promise, profile=PROFILE, domain="insurance")
     assert plugin.filter_pair(messages=careful, profile=PROFILE, domain="insurance") is None
     assert plugin.filter_pair(messages=promise, profile=PROFILE, domain="support") is None
+
+
+def test_policy_numbers_are_redacted():
+    from assistant.redaction import Redactor
+
+    patterns = []
+    plugin.register_pii_patterns(register=patterns.append)
+    assert [p.type for p in patterns] == ["POLICY"]
+    assert Redactor(patterns).redact("My policy LM-12345678 renews in May.") == "My policy [POLICY] renews in May."
