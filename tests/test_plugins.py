@@ -38,7 +38,8 @@ def test_core_plugin_provides_the_defaults(no_entry_points):
     registry = build_registry(build_plugin_manager())
     assert "default" in registry.formatters and "brand_voice" in registry.evaluators
     assert registry.plugin_of("formatter", "default") == "core"
-    assert set(registry.plugins["core"].hooks) == {"register_formatters", "register_evaluators"}
+    assert set(registry.plugins["core"].hooks) == {"register_formatters", "register_evaluators", "register_pii_patterns"}
+    assert {"email", "phone", "card", "iban", "ssn", "ip", "url", "address", "handle"} == set(registry.pii_patterns)
 
 
 def test_misspelled_hook_fails_at_start_up_naming_the_plugin(no_entry_points):
@@ -185,6 +186,7 @@ def test_prepare_redacts_with_plugin_and_profile_patterns(tmp_path, monkeypatch,
     assert user == "I'm [MEMBER] and [EMAIL]; card LOY[LOYALTY]?"
     assert "help@brand.example" in (tmp_path / "out" / "train.jsonl").read_text()
 
-    duplicate = plugin(register_pii_patterns=lambda register: register(ticket))
+    again = plugin(register_pii_patterns=lambda register: register(ticket))
     with pytest.raises(AssistantError, match="pii_pattern 'tickets.member' is registered by both"):
-        build_registry(build_plugin_manager(extra={"tickets": duplicate, "again": duplicate}))
+        build_registry(build_plugin_manager(extra={"tickets": plugin(register_pii_patterns=lambda register: register(ticket)),
+                                                   "again": again}))

@@ -207,10 +207,15 @@ SECRET_PATH = re.compile(
 )
 
 
+STREET_ABBREVIATIONS = {"st", "ave", "rd", "blvd", "ln", "dr", "ct", "pl", "ter", "pkwy", "hwy", "cir", "sq",
+                        "cres", "n", "s", "e", "w", "apt", "ste", "fl"}  # fmt: skip
+
+
 def check_address(text: str, match: re.Match) -> Span | None:
-    """A full stop after a spelt-out street type ends the sentence, not an abbreviation."""
+    """A full stop after a spelt-out word ("Row.") ends the sentence; after "St." it is
+    part of the abbreviation."""
     start, end = match.span()
     value = match.group()
-    if value.endswith(".") and len(re.split(r"[\s,]+", value[:-1])[-1]) > 4:
+    if value.endswith(".") and re.split(r"[\s,]+", value[:-1])[-1].lower() not in STREET_ABBREVIATIONS:
         end -= 1
     return start, end
