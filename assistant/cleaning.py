@@ -37,7 +37,6 @@ KNOWN_TAGS = BLOCK_TAGS | HIDDEN_TAGS | {
 # Spaces other than the plain one (no-break, thin, ideographic ...) and zero-width marks.
 ODD_SPACES = re.compile(r"[\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
 ZERO_WIDTH = re.compile(r"[\u200b-\u200d\u2060\ufeff]")
-NEEDS_WORK = re.compile(r"[<&\t\r\x00-\x08\x0b\x0c\x0e-\x1f\x7f]| {2}|\n{3}|^\s|\s$")
 SPACE_RUN = re.compile(r" {2,}")
 NEWLINE_RUN = re.compile(r"\n{3,}")
 SPACE_AROUND_NEWLINE = re.compile(r" *\n *")
@@ -93,9 +92,16 @@ def normalise_whitespace(text: str) -> str:
     return NEWLINE_RUN.sub("\n\n", text).strip()
 
 
+def _plain(text: str) -> bool:
+    """ASCII with no markup, no odd spacing and no control characters (str methods only:
+    this runs on every message)."""
+    return (text.isascii() and "<" not in text and "&" not in text and "  " not in text
+            and "\n\n\n" not in text and text == text.strip() and text.replace("\n", "").isprintable())
+
+
 def clean_text(text: str) -> str:
     """The message as it should be trained on (see the module docstring)."""
-    if text.isascii() and not NEEDS_WORK.search(text):
+    if _plain(text):
         return text  # the fast path: nothing below could change it
     if HTML_TAG.search(text):
         text = strip_html(text)
@@ -124,6 +130,10 @@ BUILTIN_BOILERPLATE: dict[str, str] = {
                   r"|\bplease rate (?:this|your|our) (?:chat|conversation|service)\b",
 }  # fmt: skip
 BOILERPLATE_MAX_WORDS = 40  # a long reply that mentions a transfer is still a real reply
+# Every built-in pattern contains one of these words: texts without any skip the regexes.
+BOILERPLATE_WORDS = ("transfer", "chatting", "connected", "speaking", "joined", "left the", "with you", "busy",
+                     "wait time", "queue", "automated", "reply", "office", "ended", "closed", "timed out",
+                     "expired", "rate ")
 
 
 @dataclass
@@ -131,16 +141,20 @@ class Boilerplate:
     """Named patterns for canned agent turns: the built-in ones plus a profile's own."""
 
     patterns: dict[str, re.Pattern]
+    profile_patterns: bool = False
 
     @classmethod
     def build(cls, extra: list[str] | None = None) -> "Boilerplate":
         patterns = {name: re.compile(rx, re.IGNORECASE) for name, rx in BUILTIN_BOILERPLATE.items()}
         for i, rx in enumerate(extra or [], start=1):
             patterns[f"profile pattern {i}"] = re.compile(rx, re.IGNORECASE)
-        return cls(patterns)
+        return cls(patterns, bool(extra))
 
     def kind(self, text: str) -> str | None:
         """The name of the canned-turn pattern `text` matches, or None for a real turn."""
         if len(text) > BOILERPLATE_MAX_WORDS * 12 or len(text.split()) > BOILERPLATE_MAX_WORDS:
+            return None
+        lowered = text.lower()
+        if not self.profile_patterns and not any(word in lowered for word in BOILERPLATE_WORDS):
             return None
         return next((name for name, rx in self.patterns.items() if rx.search(text)), None)

@@ -93,12 +93,15 @@ class Curator:
                          duplicate_of=first)
         return True
 
-    def near_duplicate(self, messages: list[dict]) -> bool:
-        """Is this example's final exchange a near twin of an earlier example's?"""
+    def near_duplicates(self, examples: list[list[dict]]) -> list[bool]:
+        """For each example (in order): is its final exchange a near twin of an earlier
+        example's? A flagged one is counted here; the caller rejects it."""
         if not self.deduplicate:
-            return False
-        last_user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
-        if self.near.seen_before(f"{last_user}\n{messages[-1]['content']}"):
-            self.duplicates["near"] += 1
-            return True
-        return False
+            return [False] * len(examples)
+        texts = []
+        for messages in examples:
+            last_user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+            texts.append(f"{last_user}\n{messages[-1]['content']}")
+        flags = self.near.seen_before_many(texts)
+        self.duplicates["near"] += sum(flags)
+        return flags

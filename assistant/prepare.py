@@ -19,6 +19,7 @@ Output folder:
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,8 +96,10 @@ def prepare(settings: PrepareSettings) -> dict:
             patterns = list(registry().pii_patterns.values()) if settings.redact else None
             curator = Curator(profile, rejects, patterns, settings.deduplicate)
             write = Writer(settings, {"train": train, "validation": validation}, lengths, stats)
+            started = time.perf_counter()
             for path in files:
                 per_file[str(path)] = read_one_file(path, read_options, shaper, curator, write)
+            seconds = time.perf_counter() - started
             for group, pair in profile_pairs(shaper.profile):
                 for example in shaper.examples([pair], SourceRef(str(profile_path), 0), group):
                     write(example)
@@ -105,7 +108,7 @@ def prepare(settings: PrepareSettings) -> dict:
         (staging / PROFILE_FILE).write_text(
             yaml.safe_dump(shaper.profile.model_dump(), sort_keys=False, allow_unicode=True), encoding="utf-8"
         )
-        report = build_report(settings, shaper, profile_path, per_file, stats, lengths, curator)
+        report = build_report(settings, shaper, profile_path, per_file, stats, lengths, curator, seconds)
         (staging / REPORT_FILE).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
         if settings.card:
             from .dataset_card import write_dataset_card
@@ -114,22 +117,27 @@ def prepare(settings: PrepareSettings) -> dict:
     return report
 
 
-def read_one_file(path: Path, options: ReadOptions, shaper: PairShaper, curator: Curator, write) -> dict:
-    counts = {"conversations": 0, "faq_entries": 0, "unreadable": 0, "pairs": 0}
+def read_one_file(path: Path, options: ReadOptions, shaper: PairShaper, curator: Curator, write: Writer) -> dict:
+    counts = {"conversations": 0, "faq_entries": 0, "messages": 0, "unreadable": 0, "pairs": 0}
     for item in read_file(path, options):
         if isinstance(item, Rejected):
             counts["unreadable"] += 1
             curator.unreadable(item)
             continue
         shaper.stats.count(item)
-        counts["faq_entries" if hasattr(item, "question") else "conversations"] += 1
+        is_faq = hasattr(item, "question")
+        counts["faq_entries" if is_faq else "conversations"] += 1
+        counts["messages"] += 2 if is_faq else len(item.messages)
         record = curator.record(item)
         if record is None:
             continue
-        content = message_list(record)
-        for example in shaper.examples(shaper.pairs(record), record.source, record_group(record), content):
-            if curator.near_duplicate(example.messages):
+        examples = list(shaper.examples(shaper.pairs(record), record.source, record_group(record), message_list(record)))
+        kept = []
+        for example, duplicate in zip(examples, curator.near_duplicates([e.messages for e in examples])):
+            if duplicate:
                 shaper.stats.skip_near_duplicate(example)
             else:
-                counts["pairs"] += write(example)
+                kept.append(example)
+        write.lengths.counter.prime(kept)
+        counts["pairs"] += sum(write(example) for example in kept)
     return counts

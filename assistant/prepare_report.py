@@ -6,8 +6,9 @@ SKIP_SECTIONS = (("records", "record", "unreadable records"), ("conversations", 
                  ("agent_turns", "turn", "agent turns"), ("examples", "example", "pairs"))  # fmt: skip
 
 
-def build_report(settings, shaper, profile_path, per_file, stats, lengths, curator) -> dict:
+def build_report(settings, shaper, profile_path, per_file, stats, lengths, curator, seconds: float) -> dict:
     rejects = stats.rejects
+    messages = sum(counts["messages"] for counts in per_file.values())
     return {
         "inputs": per_file,
         "brand_profile": {"name": shaper.profile.name, "path": str(profile_path)},
@@ -18,6 +19,7 @@ def build_report(settings, shaper, profile_path, per_file, stats, lengths, curat
             "conversations": stats.conversations,
             "faq_entries": stats.faq_entries,
             "unreadable": rejects.total("record"),
+            "messages": messages,
         },
         "pairs_written": {"train": len(lengths.lengths["train"]), "validation": len(lengths.lengths["validation"])},
         "redactions": {
@@ -35,6 +37,7 @@ def build_report(settings, shaper, profile_path, per_file, stats, lengths, curat
         "skipped": {section: rejects.summary(kind) for section, kind, _ in SKIP_SECTIONS},
         "rejected_total": rejects.total(),
         "tokens": {"train": lengths.summary("train"), "validation": lengths.summary("validation")},
+        "timing": {"seconds": round(seconds, 3), "messages_per_second": round(messages / max(seconds, 1e-9), 1)},
         "settings": {
             "validation_fraction": settings.validation_fraction,
             "seed": settings.seed,

@@ -3,7 +3,10 @@ fitting each example under the token limit. Used by `prepare`."""
 
 from __future__ import annotations
 
+import re
 import statistics
+
+import regex  # transformers' own dependency; unlike re it knows \p{L} and \p{N}
 
 from .brand import BrandProfile
 from .chat_format import count_tokens
@@ -13,11 +16,131 @@ from .plugin_types import FormatContext, Pair, Skip
 from .records import SourceRef
 
 
+class TokenCounter:
+    """Tokens of a chat example without rendering the chat template for each one.
+
+    A ChatML-style template wraps every message in the same markers, so an example's
+    length is the sum of its messages' token counts plus a fixed cost per message and
+    role. Those costs are measured once against the real template; if the template is
+    not additive that way, every count falls back to rendering. Message counts are kept
+    for the current record only (its examples share messages), so memory stays flat.
+    The test suite checks the sum against the rendered count on real data.
+    """
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        self.backend = getattr(tokenizer, "backend_tokenizer", None)
+        self.cache: dict[str, int] = {}
+        self.pieces = PieceCounter(self.backend) if PieceCounter.applies(self.backend) else None
+        self.role_cost = self._calibrate()
+
+    def _encode(self, texts: list[str]) -> list[int]:
+        if self.pieces is not None:
+            return self.pieces.count_many(texts)
+        if self.backend is not None:
+            return [len(e.ids) for e in self.backend.encode_batch_fast(texts, add_special_tokens=False)]
+        return [len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+    def _calibrate(self) -> dict[str, int] | None:
+        def exact(messages):
+            return count_tokens(self.tokenizer, messages)
+
+        try:
+            system = {"role": "system", "content": "Be brief."}
+            base = exact([system])
+            cost = {"system": base - self._encode(["Be brief."])[0]}
+            for role in ("user", "assistant"):
+                cost[role] = exact([system, {"role": role, "content": "Hello there"}]) - base - self._encode(["Hello there"])[0]
+            probe = [system, {"role": "user", "content": "Is 12 ok?\nYes, café."}, {"role": "assistant", "content": "Sure: «ok» 🙂"}]
+            return cost if self._sum(probe, cost) == exact(probe) else None
+        except Exception:  # a template that needs alternation or more: render every time
+            return None
+
+    def _sum(self, messages: list[dict], cost: dict[str, int]) -> int:
+        missing = [m["content"] for m in messages if m["content"] not in self.cache]
+        if missing:
+            self.cache.update(zip(missing, self._encode(missing)))
+        return sum(self.cache[m["content"]] + cost[m["role"]] for m in messages)
+
+    def count(self, messages: list[dict]) -> int:
+        if self.role_cost is None:
+            return count_tokens(self.tokenizer, messages)
+        return self._sum(messages, self.role_cost)
+
+    def prime(self, examples: list[Example]) -> None:
+        """Start a new record: forget the last one's messages and tokenize this one's in
+        one call (a call costs far more than the few texts in it). System prompts stay."""
+        system = {m["content"]: self.cache.get(m["content"]) for e in examples for m in e.messages[:1]}
+        self.cache = {text: n for text, n in system.items() if n is not None}
+        texts = list(dict.fromkeys(m["content"] for e in examples for m in e.messages))
+        missing = [text for text in texts if text not in self.cache]
+        if missing and self.role_cost is not None:
+            self.cache.update(zip(missing, self._encode(missing)))
+
+
+class PieceCounter:
+    """Token counts for byte-level BPE tokenizers (GPT-2 style, as SmolLM2's), 3-5x
+    faster than the tokenizer itself on one core.
+
+    Why by hand: the tokenizer splits text with the GPT-2 regex and then runs BPE on each
+    piece; chat text repeats the same pieces ("Thanks", " order", " your") endlessly, so
+    counting each distinct piece once and remembering it skips nearly all the work. For
+    splitting, GPT2 is the tokenizer's own regex (GPT2_ASCII is the same on ASCII text, and
+    faster). Text that may hold special tokens goes to the tokenizer, and counts are
+    checked against it on the first 500 texts and every 1,000th after; one disagreement
+    turns this off for good.
+    """
+
+    GPT2_ASCII = re.compile(r"'s|'t|'re|'ve|'m|'ll|'d| ?[A-Za-z]+| ?[0-9]+| ?[^\sA-Za-z0-9]+|\s+(?!\S)|\s+")
+    GPT2 = regex.compile(r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+")
+    MAX_PIECES = 200_000  # bounded memory: the cache starts over when full
+
+    def __init__(self, backend):
+        self.backend = backend
+        self.cache: dict[str, int] = {}
+        self.checked = 0
+        self.enabled = True
+
+    @staticmethod
+    def applies(backend) -> bool:
+        pre = getattr(backend, "pre_tokenizer", None)
+        return (backend is not None and backend.normalizer is None and type(pre).__name__ == "ByteLevel"
+                and getattr(pre, "use_regex", False) and not getattr(pre, "add_prefix_space", True))
+
+    def _exact(self, texts: list[str]) -> list[int]:
+        return [len(e.ids) for e in self.backend.encode_batch_fast(texts, add_special_tokens=False)]
+
+    def _count(self, text: str) -> int:
+        total = 0
+        for piece in (self.GPT2_ASCII if text.isascii() else self.GPT2).findall(text):
+            n = self.cache.get(piece)
+            if n is None:
+                if len(self.cache) >= self.MAX_PIECES:
+                    self.cache.clear()
+                n = self.cache[piece] = len(self.backend.encode(piece, add_special_tokens=False).ids)
+            total += n
+        return total
+
+    def count_many(self, texts: list[str]) -> list[int]:
+        if not self.enabled:
+            return self._exact(texts)
+        counts = [self._count(t) if "<|" not in t else None for t in texts]
+        slow = [t for t, n in zip(texts, counts) if n is None]
+        exact = iter(self._exact(slow) if slow else [])
+        counts = [next(exact) if n is None else n for n in counts]
+        self.checked += len(texts)
+        if self.checked <= 500 or self.checked % 1000 < len(texts):
+            if counts != self._exact(texts):
+                self.enabled = False
+                return self._exact(texts)
+        return counts
+
+
 class LengthTracker:
     """Token lengths per split, and fitting examples under the token limit."""
 
     def __init__(self, tokenizer, max_tokens: int):
-        self.tokenizer, self.max_tokens = tokenizer, max_tokens
+        self.counter, self.max_tokens = TokenCounter(tokenizer), max_tokens
         self.lengths: dict[str, list[int]] = {"train": [], "validation": []}
 
     def fit(self, example: Example, stats: PairStats) -> tuple[Example | None, int]:
@@ -25,7 +148,7 @@ class LengthTracker:
         last customer message and the reply are too long."""
         messages = example.messages
         while True:
-            tokens = count_tokens(self.tokenizer, messages)
+            tokens = self.counter.count(messages)
             if tokens <= self.max_tokens:
                 example.messages = messages
                 return example, tokens

@@ -41,7 +41,7 @@ def test_prepare_writes_openai_chat_files_and_report(tmp_path, inputs):
     assert len(train) + len(validation) >= 40 + 1 + 2 + profile_examples
     assert report["skipped"]["examples"]["near duplicate of an earlier example"]["count"] == 39
     assert report["duplicates"]["near_examples"] == 39
-    assert report["records_read"] == {"conversations": 41, "faq_entries": 2, "unreadable": 0}
+    assert report["records_read"] == {"conversations": 41, "faq_entries": 2, "unreadable": 0, "messages": 40 * 4 + 1 + 2 * 2}
     assert report["skipped"]["conversations"]["no agent turn (customer only)"]["count"] == 1
     assert "logs.jsonl:41" in report["skipped"]["conversations"]["no agent turn (customer only)"]["first_at"]
     for example in train + validation:

@@ -23,13 +23,13 @@ URL_WITH_SECRET = PiiPattern(
 IBAN = PiiPattern(
     "iban", "IBAN",
     re.compile(r"(?<![\w-])[A-Za-z]{2}\d{2}(?: ?[A-Za-z0-9]{4}){2,7}(?: ?[A-Za-z0-9]{1,4})?(?![\w-])"),
-    check=check_iban, needs="digit", priority=30, description="IBANs (mod-97 checked)",
+    check=check_iban, needs="digits10", priority=30, description="IBANs (mod-97 checked)",
 )
 
 CARD = PiiPattern(
     "card", "CARD",
     re.compile(r"(?<![\w,-])(?<!\d\.)\d(?:[ -]?\d){12,18}(?![\w-]|[.,]\d)"),
-    check=check_card, needs="digit", priority=40, description="payment card numbers (Luhn checked)",
+    check=check_card, needs="digits13", priority=40, description="payment card numbers (Luhn checked)",
 )
 
 SSN = PiiPattern(
@@ -39,19 +39,23 @@ SSN = PiiPattern(
         r"|(?i:\b(?:ssn|social security(?: number| no\.?| #)?)\b[^\d\n]{0,20})"
         r"(?P<value>(?!000|666|9\d\d)\d{3}(?!00)\d{2}(?!0000)\d{4})\b"
     ),
-    needs="digit", priority=50, description="US social security numbers",
+    needs="digits9", priority=50, description="US social security numbers",
 )
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-IP_ADDRESS = PiiPattern(
+IPV4 = PiiPattern(
     "ip", "IP",
+    re.compile(rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\w]|\.\d)"),
+    check=check_ip, needs="digits4", priority=70, description="IPv4 addresses",
+)
+IPV6 = PiiPattern(
+    "ipv6", "IP",
     re.compile(
         rf"(?<![\w:])(?:[0-9A-Fa-f]{{0,4}}:){{2,6}}{_OCTET}(?:\.{_OCTET}){{3}}(?![\w]|\.\d)"  # ::ffff:192.0.2.1
-        rf"|(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\w]|\.\d)"
         r"|(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){1,7}(?::|(?::[0-9A-Fa-f]{1,4}){1,7}|[0-9A-Fa-f]{1,4})(?![\w:])"
         r"|(?<![\w:])::(?:[0-9A-Fa-f]{1,4}:){0,6}[0-9A-Fa-f]{1,4}(?![\w:])"
     ),
-    check=check_ip, needs="digit", priority=70, description="IPv4 and IPv6 addresses",
+    check=check_ip, keywords=(":",), priority=69, description="IPv6 addresses",
 )
 
 PHONE = PiiPattern(
@@ -64,7 +68,7 @@ PHONE = PiiPattern(
         r"|\d{7,15})"  # 07700900123
         r"(?![\w/]|[.,:]\d)"
     ),
-    check=check_phone, needs="digit", priority=80, description="phone numbers, national and international",
+    check=check_phone, needs="digits7", priority=80, description="phone numbers, national and international",
 )
 
 _STREET_TYPES = (
@@ -96,4 +100,4 @@ HANDLE = PiiPattern(
     needs="@", priority=100, description="social-media @handles",
 )
 
-BUILTIN_PATTERNS = (URL_WITH_SECRET, EMAIL, IBAN, CARD, SSN, IP_ADDRESS, PHONE, ADDRESS, HANDLE)
+BUILTIN_PATTERNS = (URL_WITH_SECRET, EMAIL, IBAN, CARD, SSN, IPV6, IPV4, PHONE, ADDRESS, HANDLE)

@@ -26,8 +26,12 @@ class PiiPattern:
               the regex; else the whole match) is what is redacted.
     check:    `check(text, match) -> (start, end) | None` confirms a candidate and may
               narrow its span; None keeps every match.
-    needs:    "digit", "@", "://" or "" (always): a cheap pre-test of the text so patterns
-              that cannot match are not run at all.
+    needs:    a cheap pre-test of the text, so patterns that cannot match are not run at
+              all: "" (always), "@", "://", "digit", or "digitsN" (a run of at least N
+              digits, counting only digits split by spaces, dots, dashes, slashes and
+              brackets: a phone number needs "digits7", a card "digits13").
+    keywords: lower-case words one of which the text must contain (any case) for the
+              regex to be tried: a label such as "dob" for a pattern whose regex is slow.
     priority: where candidates of several patterns overlap, the lower priority wins.
     """
 
@@ -38,6 +42,7 @@ class PiiPattern:
     needs: str = ""
     priority: int = 60
     description: str = field(default="", compare=False)
+    keywords: tuple[str, ...] = ()
 
     def spans(self, text: str):
         value_groups = [g for g in self.regex.groupindex if g.startswith("value")]

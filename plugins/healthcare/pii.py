@@ -35,7 +35,8 @@ MRN = PiiPattern(
         r"(?P<value>[A-Za-z]{0,3}-?\d(?:[\d-]|\s(?=\d)){3,14}\d)\b"
         r"|(?i:\brecord\s+(?:no\.?|number|#)\s*)(?P<value2>[A-Za-z]{0,3}\d{5,12})(?=\s*\(MRN\))"
     ),
-    needs="digit", priority=55, description="medical record numbers (after an MRN label)",
+    needs="digits5", keywords=("mrn", "record"), priority=55,
+    description="medical record numbers (after an MRN label)",
 )
 
 DOB = PiiPattern(
@@ -45,6 +46,8 @@ DOB = PiiPattern(
         rf"|(?P<value2>{_DATE})(?!\d)(?=\s+as\s+(?:my\s+|the\s+)?(?i:date of birth|DOB|birth\s?date))",
     ),
     needs="digit", priority=55, description="dates of birth (after a DOB / date of birth / born on label)",
+    keywords=("dob", "d.o.b", "birth", "born", "geburt", "geboren", "naissance", "né", "nacimiento", "nací",
+              "nacid", "geboorte", "nascita", "nato il", "nata il"),
 )
 
 PII_PATTERNS = (MRN, DOB)
