@@ -155,7 +155,7 @@ def section(rows: list[dict]) -> str:
         f"- From {first['messages']:,} to {last['messages']:,} messages ({scale:.0f}x): streaming time "
         f"x{last['stream_s'] / first['stream_s']:.1f}, peak memory x{last['peak_rss_mb'] / first['peak_rss_mb']:.2f}.",
         "- Peak memory is mostly the interpreter, torch and the tokenizer; the data's share is the fixed "
-        "32 MiB near-duplicate filter (touched as it fills) and 8-byte digests of distinct records.", "",
+        "48 MiB near-duplicate filter (touched as it fills) and 8-byte digests of distinct records.", "",
     ]
     return "\n".join(lines)
 
