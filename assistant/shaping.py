@@ -111,15 +111,17 @@ class PieceCounter:
         return [len(e.ids) for e in self.backend.encode_batch_fast(texts, add_special_tokens=False)]
 
     def _count(self, text: str) -> int:
-        total = 0
-        for piece in (self.GPT2_ASCII if text.isascii() else self.GPT2).findall(text):
-            n = self.cache.get(piece)
-            if n is None:
-                if len(self.cache) >= self.MAX_PIECES:
-                    self.cache.clear()
-                n = self.cache[piece] = len(self.backend.encode(piece, add_special_tokens=False).ids)
-            total += n
-        return total
+        pieces = (self.GPT2_ASCII if text.isascii() else self.GPT2).findall(text)
+        try:
+            return sum(map(self.cache.__getitem__, pieces))  # the common case: all known
+        except KeyError:
+            pass
+        if len(self.cache) >= self.MAX_PIECES:
+            self.cache.clear()
+        for piece in pieces:
+            if piece not in self.cache:
+                self.cache[piece] = len(self.backend.encode(piece, add_special_tokens=False).ids)
+        return sum(map(self.cache.__getitem__, pieces))
 
     def count_many(self, texts: list[str]) -> list[int]:
         if not self.enabled:

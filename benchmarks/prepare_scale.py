@@ -6,7 +6,8 @@
 Each size runs `assistant prepare` in its own process pinned to one CPU core (taskset),
 on a chat-jsonl file generated here with a fixed seed: 3-5 exchanges per conversation,
 a customer message with personal data in about one conversation in three, some HTML,
-mojibake and canned agent turns, and about 5% repeated conversations. Peak resident memory
+mojibake and canned agent turns, and about 5% repeated conversations. Messages are built
+from slots and sentence pools, so some pairs are near duplicates, as in real logs. Peak resident memory
 is the child's own (wait4's ru_maxrss); throughput is messages read per second of the
 streaming work, as prepare reports it (process start-up and the tokenizer load excluded,
 the wall time including them is printed too).
@@ -32,25 +33,46 @@ REPO = Path(__file__).resolve().parent.parent
 SECTION = "## prepare at scale"
 
 PRODUCTS = ["grinder", "espresso machine", "subscription", "gift card", "kettle", "bag of beans", "mug set",
-            "decaf blend", "cold brew kit", "filter papers", "travel press", "latte art course"]
+            "decaf blend", "cold brew kit", "filter papers", "travel press", "latte art course", "moka pot",
+            "milk frother", "scale", "burr set", "tasting box", "pour-over cone", "tamper", "descaler"]
 PROBLEMS = ["has not arrived", "arrived damaged", "was charged twice", "is the wrong size", "stopped working",
-            "is missing a part", "tastes stale", "was cancelled by mistake", "shows the wrong address"]
-OPENERS = ["Hi,", "Hello!", "Hey there,", "Good morning,", "Hi team,", "Quick question:", "Hello again,"]
-FIXES = ["I've sent a replacement that ships today", "I've refunded the charge to your card",
-         "I've updated the order and it will go out tomorrow", "I've added a credit to your account",
-         "I've booked a courier to collect it", "I've escalated this to our roastery team"]
+            "is missing a part", "tastes stale", "was cancelled by mistake", "shows the wrong address",
+            "leaks at the base", "makes a rattling noise", "came without a manual", "was delivered to a neighbour"]
+OPENERS = ["Hi,", "Hello!", "Hey there,", "Good morning,", "Hi team,", "Quick question:", "Hello again,", "", "Hiya,"]
+EXTRAS = ["I bought it {days} days ago.", "It was a present for my {who}.", "I need it before {day}.",
+          "The box was {state}.", "I already tried {tried}.", "This is the {nth} time this happened.",
+          "Can you send a {fix} instead?", "I paid with {payment}.", "My neighbour has the same {product}."]
+FIXES = ["I've sent a replacement {product} that ships {day}", "I've refunded the {amount} to your {payment}",
+         "I've updated the order and it will go out {day}", "I've added a {amount} credit to your account",
+         "I've booked a courier to collect the {product} {day}", "I've escalated this to our {team} team",
+         "I've reissued the invoice for the {product}", "I've cancelled the duplicate charge of {amount}"]
+DETAILS = ["You'll get tracking by e-mail once it leaves {place}.", "It usually takes {days} working days.",
+           "Keep the damaged {product} until the courier comes.", "Our {team} team checks every return by hand.",
+           "The refund shows up on your statement within {days} days.", "I've noted this on your account for next time.",
+           "If it happens again, reply here and ask for {name}.", "Descale it every {days} weeks to keep it quiet."]
 CLOSERS = ["Anything else I can help with?", "Let me know if there's anything else!", "Enjoy your coffee!",
-           "Have a lovely day.", "Happy brewing!"]
+           "Have a lovely day.", "Happy brewing!", "Thanks for your patience.", "", "Talk soon!"]
 CANNED = ["This chat has been transferred to a specialist.", "An agent will be with you shortly."]
 PII = ["My email is {name}{n}@example.com", "call me on +1 (555) 01{a}-{b:04d}", "my card 4111 1111 1111 1111 was charged",
        "I live at {n} Elm Street, Apt {a}", "my number is 07700 9{b:05d}"]
+SLOTS = dict(days=["2", "3", "five", "ten", "14"], who=["dad", "sister", "boss", "partner", "friend"],
+             day=["today", "tomorrow", "Monday", "Friday", "next week"], state=["crushed", "open", "wet", "fine"],
+             tried=["descaling it", "a reset", "another plug", "the manual"], nth=["second", "third", "fourth"],
+             fix=["refund", "replacement", "voucher"], payment=["card", "PayPal", "gift card", "bank transfer"],
+             amount=["$12", "$25.50", "$40", "$8.99", "full amount"], team=["roastery", "warehouse", "billing", "repairs"],
+             place=["our roastery", "the warehouse", "Millbrook"], name=["Sam", "Ana", "Li", "Jo", "Priya"])
+
+
+def fill(rng: random.Random, template: str, product: str) -> str:
+    return template.format(product=product, **{k: rng.choice(v) for k, v in SLOTS.items()})
 
 
 def conversation(rng: random.Random, index: int) -> dict:
     messages = []
     for turn in range(rng.randint(3, 5)):
         product, problem = rng.choice(PRODUCTS), rng.choice(PROBLEMS)
-        user = f"{rng.choice(OPENERS)} my {product} (order {rng.randint(10000, 99999)}) {problem}."
+        user = f"{rng.choice(OPENERS)} my {product} (order {rng.randint(10000, 99999)}) {problem}. "
+        user += fill(rng, rng.choice(EXTRAS), product)
         if turn == 0 and rng.random() < 0.33:
             user += " " + rng.choice(PII).format(name=rng.choice(["jo", "sam", "ana", "li"]), n=rng.randint(1, 999),
                                                  a=rng.randint(0, 9), b=rng.randint(0, 9999))
@@ -58,9 +80,9 @@ def conversation(rng: random.Random, index: int) -> dict:
             user = f"<p>{user}<br>Thanks &amp; regards</p>"
         if rng.random() < 0.03:
             user += " Caf\u00c3\u00a9 au lait is my favourite."  # mojibake of "Café"
-        reply = (f"Thanks for reaching out about your {product}! {rng.choice(FIXES)}, "
-                 f"reference {rng.randint(100000, 999999)}. {rng.choice(CLOSERS)}")
-        messages += [{"role": "user", "content": user}, {"role": "assistant", "content": reply}]
+        details = " ".join(fill(rng, d, product) for d in rng.sample(DETAILS, 2))
+        reply = f"{fill(rng, rng.choice(FIXES), product)}. {details} {rng.choice(CLOSERS)}".strip()
+        messages += [{"role": "user", "content": user.strip()}, {"role": "assistant", "content": reply}]
     if rng.random() < 0.1:
         messages.insert(1, {"role": "assistant", "content": rng.choice(CANNED)})
     return {"id": f"conv-{index}", "messages": messages}
