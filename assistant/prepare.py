@@ -91,7 +91,10 @@ def prepare(settings: PrepareSettings) -> dict:
     with staged_directory(settings.out) as staging:
         with open(staging / "train.jsonl", "w", encoding="utf-8") as train, open(
             staging / "validation.jsonl", "w", encoding="utf-8"
-        ) as validation, open(staging / REJECTS_FILE, "w", encoding="utf-8") as rejects_file:
+        ) as validation, open(
+            # a lone surrogate from a "\ud800" JSON escape is written as that escape again
+            staging / REJECTS_FILE, "w", encoding="utf-8", errors="backslashreplace"
+        ) as rejects_file:
             stats.rejects = rejects = RejectsLog(rejects_file)
             patterns = list(registry().pii_patterns.values()) if settings.redact else None
             curator = Curator(profile, rejects, patterns, settings.deduplicate)

@@ -18,10 +18,11 @@ import json
 import re
 import string
 import tempfile
+import unicodedata
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import HealthCheck, assume, event, example, given, settings
 from hypothesis import strategies as st
 
 from assistant.cleaning import clean_text
@@ -52,7 +53,7 @@ any_text = st.text(
     max_size=200,
 )
 
-ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "cp1252"]
+ENCODINGS = ["utf-8", "utf-8", "utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "cp1252"]
 
 
 @st.composite
@@ -86,12 +87,14 @@ RECORD_KEYS = ["messages", "conversations", "question", "answer", "q", "a", "pro
                "output", "completion", "id", "Question", " answer "]
 MESSAGE_KEYS = ["role", "content", "from", "value", "name"]
 SPEAKERS = ["user", "assistant", "system", "human", "gpt", "Customer", "Agent", "bot", "robot", "tool", "", " USER "]
+GOOD_SPEAKERS = ["Customer", "Agent", "user", "assistant", "Support", "Barista", "CUSTOMER", " agent "]
+chat_text = st.one_of(st.text(max_size=20), st.sampled_from(["Hi!", "Do you sell decaf?", "Yes, we do.", "", " "]))
 
 message = st.one_of(
     st.dictionaries(st.sampled_from(MESSAGE_KEYS), st.one_of(st.sampled_from(SPEAKERS), json_values), max_size=4),
     json_values,
 )
-record = st.one_of(
+junk_record = st.one_of(
     st.dictionaries(
         st.one_of(st.sampled_from(RECORD_KEYS), json_strings),
         st.one_of(st.lists(message, max_size=4), json_values),
@@ -99,32 +102,70 @@ record = st.one_of(
     ),
     json_values,
 )
+# Valid records of the three JSON formats (to be spoilt now and then below).
+chat_record = st.builds(
+    lambda turns: {"messages": [{"role": r, "content": c} for r, c in turns]},
+    st.lists(st.tuples(st.sampled_from(["user", "assistant", "system", "User"]), chat_text), min_size=1, max_size=4),
+)
+sharegpt_record = st.builds(
+    lambda turns: {"conversations": [{"from": r, "value": c} for r, c in turns]},
+    st.lists(st.tuples(st.sampled_from(["human", "gpt", "system", "user", "bard"]), chat_text), min_size=1, max_size=4),
+)
+faq_record = st.builds(
+    lambda q_key, a_key, q, a, extra: {q_key: q, a_key: a, **extra},
+    st.sampled_from(["question", "q", "prompt", "Question"]), st.sampled_from(["answer", "a", "response", "output"]),
+    chat_text, chat_text, st.dictionaries(st.sampled_from(["id", "category", "tags"]), json_values, max_size=2),
+)
 
 
 @st.composite
-def json_junk(draw) -> str:
+def spoilt(draw, valid):
+    """A valid record, or one with a field replaced by any JSON value."""
+    value = draw(valid)
+    if draw(st.integers(0, 5)) == 0:
+        target = value
+        key = draw(st.sampled_from(sorted(target)))
+        inner = target[key]
+        if isinstance(inner, list) and inner and isinstance(inner[0], dict) and inner[0] and draw(st.booleans()):
+            target = inner[0]  # spoil a message instead
+            key = draw(st.sampled_from(sorted(target)))
+        target[key] = draw(json_values)
+    return value
+
+
+record = st.one_of(spoilt(chat_record), spoilt(sharegpt_record), spoilt(faq_record), junk_record)
+
+
+@st.composite
+def json_junk(draw, kind=None) -> str:
     """JSON Lines (with the odd broken line) or a whole JSON document."""
-    records = draw(st.lists(record, max_size=5))
+    if kind is None:
+        kind = draw(st.sampled_from([chat_record, sharegpt_record, faq_record]))
+    # mostly records of one format, as in a real file, with strangers among them
+    records = draw(st.lists(st.one_of(*[spoilt(kind)] * 5, record), min_size=draw(st.sampled_from([0, 1, 1, 1])), max_size=5))
     ascii_only = draw(st.booleans())
-    if draw(st.booleans()):
-        indent = draw(st.sampled_from([None, 0, 2]))
+    if draw(st.integers(0, 3)) == 0:
+        indent = draw(st.sampled_from([None, None, 0, 2]))
         text = json.dumps(records, ensure_ascii=ascii_only, indent=indent)
     else:
         lines = [json.dumps(r, ensure_ascii=ascii_only) for r in records]
         junk = st.sampled_from(["", "  ", "{", "]", '{"messages": [', "[1,", "1e999999", "9" * 5000, "[" * 3000,
                                 "NaN", '"\\ud800"', "{}", "null", "// comment"])
-        for _ in range(draw(st.integers(0, 3))):
+        for _ in range(draw(st.sampled_from([0, 0, 0, 1, 2]))):
             lines.insert(draw(st.integers(0, len(lines))), draw(junk))
         text = draw(st.sampled_from(["\n", "\r\n"])).join(lines)
-    if text and draw(st.booleans()):  # truncated mid-record
+    if text and draw(st.integers(0, 4)) == 0:  # truncated mid-record
         text = text[: draw(st.integers(0, len(text)))]
     return text
 
 
 COLUMNS = ["conversation_id", "conversation", "speaker", "role", "text", "message", "question", "answer", "q", "a",
            "id", "timestamp", "", " Speaker ", "extra"]
+HEADERS = [["conversation_id", "speaker", "text"], ["conversation", "role", "message", "timestamp"],
+           ["question", "answer"], ["id", "q", "a", "category"], ["Question", " Answer "]]
 cell_text = st.one_of(
-    st.sampled_from(SPEAKERS + ["1", "2", "1", "", " ", '"', '""', ",", ";", "\t", "|", "\n", "\r\n", "a\nb"]),
+    st.sampled_from(SPEAKERS + GOOD_SPEAKERS + ["1", "2", "1", "", " ", '"', '""', ",", ";", "\t", "|", "\n",
+                                                "\r\n", "a\nb"]),
     st.text(max_size=12),
 )
 
@@ -132,7 +173,7 @@ cell_text = st.one_of(
 @st.composite
 def csv_cell(draw) -> str:
     text = draw(cell_text)
-    style = draw(st.sampled_from(["raw", "quoted", "quoted", "unbalanced"]))
+    style = draw(st.sampled_from(["raw", "raw", "quoted", "quoted", "unbalanced"]))
     if style == "quoted":
         return '"' + text.replace('"', '""') + '"'
     if style == "unbalanced":
@@ -141,21 +182,38 @@ def csv_cell(draw) -> str:
 
 
 @st.composite
-def csv_junk(draw) -> str:
-    delimiter = draw(st.sampled_from([",", ",", ";", "\t", "|"]))
-    header = draw(st.lists(st.one_of(st.sampled_from(COLUMNS), st.text(max_size=8)), min_size=0, max_size=5))
+def csv_junk(draw, headers=HEADERS, delimiters=(",", ",", ";", "\t", "|")) -> str:
+    delimiter = draw(st.sampled_from(delimiters))
+    if draw(st.integers(0, 3)):
+        header = draw(st.permutations(draw(st.sampled_from(headers))))
+    else:
+        header = draw(st.lists(st.one_of(st.sampled_from(COLUMNS), st.text(max_size=8)), max_size=5))
     lines = [delimiter.join(header)] if draw(st.integers(0, 9)) else []
+    conversation = draw(st.sampled_from(["1", "1", "2", "x"]))
     for _ in range(draw(st.integers(0, 6))):
-        lines.append(delimiter.join(draw(st.lists(csv_cell(), max_size=6))))
-    if draw(st.booleans()):
+        if draw(st.integers(0, 2)):  # a plausible row: id, speaker, text in header order
+            conversation = draw(st.sampled_from([conversation] * 4 + ["2", "3", ""]))
+            speaker = draw(st.sampled_from(GOOD_SPEAKERS * 2 + SPEAKERS))
+            cells = {"speaker": speaker, "role": speaker}
+            row = [conversation if "conv" in name else cells.get(name.strip().lower()) or draw(csv_cell())
+                   for name in header]
+            row += draw(st.lists(csv_cell(), max_size=1))
+        else:
+            row = draw(st.lists(csv_cell(), max_size=6))
+        lines.append(delimiter.join(row))
+    if draw(st.integers(0, 4)) == 0:
         lines.insert(0, "")
     return draw(st.sampled_from(["\n", "\r\n"])).join(lines)
 
 
 @st.composite
 def transcript_junk(draw) -> str:
-    speaker = st.one_of(st.sampled_from(SPEAKERS + ["Support Rep", "Note", "Order ID", "x" * 40]), st.text(max_size=10))
+    speaker = st.one_of(
+        st.sampled_from(GOOD_SPEAKERS), st.sampled_from(GOOD_SPEAKERS),
+        st.sampled_from(SPEAKERS + ["Support Rep", "Note", "Order ID", "x" * 40]), st.text(max_size=10),
+    )
     line = st.one_of(
+        st.builds(lambda s, t: f"{s}: {t}", speaker, st.text(max_size=20)),
         st.builds(lambda s, t: f"{s}: {t}", speaker, st.text(max_size=20)),
         st.builds(lambda s: f"{s}:", speaker),
         st.sampled_from(["", "   ", "---", " --- ", "===", "----"]),
@@ -166,14 +224,23 @@ def transcript_junk(draw) -> str:
 
 @st.composite
 def markdown_junk(draw) -> str:
-    line = st.one_of(
+    question = st.one_of(
         st.builds(lambda n, t: "#" * n + " " + t, st.integers(1, 7), st.text(max_size=15)),
+        st.builds(lambda n, t: "#" * n + " " + t + "?", st.integers(1, 4), st.text(max_size=15)),
         st.builds(lambda t: f"**{t}**", st.text(max_size=15)),
         st.builds(lambda t: f"__{t}__", st.text(max_size=15)),
+    )
+    other = st.one_of(
         st.sampled_from(["", "```", "~~~", "````python", "---", "***", "# ", "#", "** **", "****", "   # x #"]),
         st.text(max_size=20),
     )
-    return draw(st.sampled_from(["\n", "\r\n"])).join(draw(st.lists(line, max_size=10)))
+    lines = []
+    for _ in range(draw(st.integers(0, 4))):  # question blocks, each most often with an answer
+        lines.append(draw(question))
+        lines += draw(st.lists(st.one_of(st.text(min_size=1, max_size=20), other), max_size=3))
+    for _ in range(draw(st.integers(0, 2))):
+        lines.insert(draw(st.integers(0, len(lines))), draw(other))
+    return draw(st.sampled_from(["\n", "\r\n"])).join(lines)
 
 
 def mutate(data: bytes, position: int, byte: int, action: str) -> bytes:
@@ -192,11 +259,18 @@ FAMILIES = {"json": json_junk(), "csv": csv_junk(), "transcript": transcript_jun
 FAMILY_OF = {"chat-jsonl": "json", "sharegpt": "json", "faq-json": "json", "csv-log": "csv", "faq-csv": "csv",
              "faq-tsv": "csv", "transcript": "transcript", "faq-md": "markdown", ".jsonl": "json", ".json": "json",
              ".csv": "csv", ".tsv": "csv", ".txt": "transcript", ".md": "markdown"}
+# Junk closest to each format: its own kind of record, header and delimiter.
+NEAR_VALID = {
+    **FAMILIES,
+    "chat-jsonl": json_junk(chat_record), "sharegpt": json_junk(sharegpt_record), "faq-json": json_junk(faq_record),
+    "csv-log": csv_junk(HEADERS[:2]), "faq-csv": csv_junk(HEADERS[2:]), "faq-tsv": csv_junk(HEADERS[2:], ("\t",)),
+    "transcript": FAMILIES["transcript"], "faq-md": FAMILIES["markdown"], ".tsv": csv_junk(delimiters=("\t",)),
+}
 
 
 @st.composite
 def structured(draw, family: str | None = None) -> bytes:
-    junk = FAMILIES[family] if family else st.one_of(*FAMILIES.values())
+    junk = NEAR_VALID[family] if family else st.one_of(*FAMILIES.values())
     data = draw(encoded(junk))
     if draw(st.integers(0, 3)) == 0:
         data = mutate(data, draw(st.integers(0, 10**6)), draw(st.integers(0, 255)),
@@ -204,14 +278,14 @@ def structured(draw, family: str | None = None) -> bytes:
     return data
 
 
-def file_contents(family: str) -> st.SearchStrategy[bytes]:
+def file_contents(target: str) -> st.SearchStrategy[bytes]:
     """What a fuzzed input file holds: raw bytes, encoded text, or junk of any family,
-    most often of the family the format (or extension) expects."""
+    most often junk close to what the format (or the extension) expects."""
+    family = target if target in NEAR_VALID else FAMILY_OF[target]
     return st.one_of(
         st.binary(max_size=300),
         encoded(),
-        structured(family),
-        structured(family),
+        *[structured(family)] * 4,
         structured(),
     )
 
@@ -278,6 +352,9 @@ def check_file(path: Path, fmt: str | None) -> None:
     """Both modes only raise InputError, yield sane items, and agree with each other."""
     strict = read_or_error(path, "raise", fmt)
     lenient = read_or_error(path, "reject", fmt)
+    event("raise mode: " + ("error" if isinstance(strict, InputError) else "records" if strict else "nothing"))
+    if isinstance(lenient, list):
+        event("reject mode: " + ("+".join(sorted({type(i).__name__ for i in lenient})) or "nothing"))
     for result, mode in ((strict, "raise"), (lenient, "reject")):
         if isinstance(result, list):
             check_items(path, result, mode)
@@ -296,7 +373,7 @@ def check_file(path: Path, fmt: str | None) -> None:
 @FUZZ
 @given(suffix=st.sampled_from([*SUFFIXES, ".log"]), data=st.data())
 def test_forced_format_only_raises_one_line_input_errors(tmp_path, fmt, suffix, data):
-    contents = data.draw(file_contents(FAMILY_OF[fmt]), label="contents")
+    contents = data.draw(file_contents(fmt), label="contents")
     check_file(fresh_file(tmp_path, suffix, contents), fmt)
 
 
@@ -304,8 +381,128 @@ def test_forced_format_only_raises_one_line_input_errors(tmp_path, fmt, suffix, 
 @FUZZ
 @given(data=st.data())
 def test_detected_format_only_raises_one_line_input_errors(tmp_path, suffix, data):
-    contents = data.draw(file_contents(FAMILY_OF[suffix]), label="contents")
+    contents = data.draw(file_contents(suffix), label="contents")
     check_file(fresh_file(tmp_path, suffix, contents), None)
+
+
+def first_non_ascii_line_is_not_utf8(data: bytes) -> bool:
+    """Windows-1252 bytes read as Windows-1252 only when the first line holding a non-ASCII
+    byte is not valid UTF-8 (else they are, by the documented rule, UTF-8)."""
+    for line in data.split(b"\n"):
+        if not line.isascii():
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return True
+            return False
+    return True
+
+
+def outcome(path: Path, fmt: str | None, mode: str) -> str:
+    """What reading gives, with the file's own path taken out."""
+    result = read_or_error(path, mode, fmt)
+    shown = f"error: {result}" if isinstance(result, InputError) else repr(result)
+    return shown.replace(str(path), "PATH").replace(path.stem, "STEM")
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+@FUZZ
+@given(data=st.data(), encoding=st.sampled_from(["utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "cp1252"]),
+       mode=st.sampled_from(["raise", "reject"]))
+def test_same_text_reads_the_same_in_every_supported_encoding(tmp_path, family, data, encoding, mode):
+    """UTF-8 with or without a BOM, UTF-16 with or without one, or Windows-1252: the same
+    text gives the same records, rejects and errors (line numbers included)."""
+    text = data.draw(FAMILIES[family], label="text")
+    assume(utf8_ok(text))
+    if encoding.startswith("utf-16"):
+        # Lone CR line breaks split lines in UTF-16 but not in UTF-8: a known bug, see
+        # test_lone_cr_line_breaks_read_the_same_in_utf8_and_utf16 below.
+        assume("\r" not in text.replace("\r\n", ""))
+    if encoding in ("utf-16-le", "utf-16-be"):  # recognised without a BOM only when it starts with ASCII
+        assume(len(text) >= 2 and all(0 < ord(c) < 128 for c in text[:2]))
+    try:
+        other = text.encode(encoding)
+    except UnicodeEncodeError:
+        assume(False)
+    if encoding == "cp1252":
+        assume(first_non_ascii_line_is_not_utf8(other))
+    suffix = data.draw(st.sampled_from([s for s in SUFFIXES if FAMILY_OF[s] == family]), label="suffix")
+    reference = fresh_file(tmp_path, suffix, text.encode("utf-8"))
+    encoded_file = fresh_file(tmp_path, suffix, other)
+    assert outcome(encoded_file, None, mode) == outcome(reference, None, mode)
+
+
+column_names = st.one_of(st.none(), st.sampled_from(COLUMNS), st.text(max_size=8))
+read_options = st.fixed_dictionaries({
+    "format": st.one_of(st.none(), st.sampled_from(FORMATS)),
+    "speaker_map": st.one_of(st.none(), st.dictionaries(
+        st.one_of(st.sampled_from(SPEAKERS), st.text(max_size=8)),
+        st.one_of(st.sampled_from([*ROLES, "User", " assistant "]), st.text(max_size=5)), max_size=3)),
+    "question_column": column_names, "answer_column": column_names, "conversation_column": column_names,
+    "speaker_column": column_names, "text_column": column_names,
+    "delimiter": st.one_of(st.none(), st.sampled_from(["---", "===", " *** ", "Agent:"]), st.text(max_size=4)),
+    "on_bad_record": st.sampled_from(["raise", "reject"]),
+})
+
+
+@FUZZ
+@given(options=read_options, suffix=st.sampled_from(SUFFIXES), data=st.data())
+def test_any_read_options_only_raise_assistant_errors(tmp_path, options, suffix, data):
+    """Odd column names, speaker maps and delimiters: a bad option is an AssistantError
+    when the options are made, anything else about the file an InputError naming it."""
+    try:
+        read = ReadOptions(**options)
+    except AssistantError as exc:
+        assert "\n" not in str(exc)
+        return
+    contents = data.draw(file_contents(suffix), label="contents")
+    path = fresh_file(tmp_path, suffix, contents)
+    result = read_or_error(path, read.on_bad_record, read.format)
+    if isinstance(result, list):
+        check_items(path, result, read.on_bad_record)
+
+
+# -- known bugs, pinned (strict xfail: they start failing once fixed) ---------------------
+
+
+@pytest.mark.xfail(strict=True, raises=UnicodeEncodeError,
+                   reason="a JSON record id may hold a lone surrogate (\\ud800); prepare then fails with a "
+                          "UnicodeEncodeError traceback in pairs.is_validation")
+@pytest.mark.parametrize("suffix, line", [
+    (".jsonl", '{"id": "\\ud800", "messages": [{"role": "user", "content": "hi"}]}'),
+    (".json", '[{"id": "\\ud800", "question": "q", "answer": "a"}]'),
+])
+def test_record_ids_are_valid_unicode(tmp_path, suffix, line):
+    path = fresh_file(tmp_path, suffix, line.encode())
+    try:
+        items = list(read_file(path, ReadOptions(on_bad_record="reject")))
+    except InputError:
+        return
+    for item in items:
+        (item.text if isinstance(item, Rejected) else item.id).encode("utf-8")
+
+
+@pytest.mark.xfail(strict=True, raises=UnicodeEncodeError,
+                   reason="a rejected JSON record keeps its lone surrogate in Rejected.text; prepare then fails "
+                          "with a UnicodeEncodeError traceback writing rejects.jsonl")
+def test_rejected_text_is_valid_unicode(tmp_path):
+    path = fresh_file(tmp_path, ".jsonl", b'{"messages": [{"role": "user", "content": "\\ud800"}]}\n')
+    [item] = read_file(path, ReadOptions(on_bad_record="reject"))
+    assert isinstance(item, Rejected)
+    item.text.encode("utf-8")
+
+
+@pytest.mark.xfail(strict=True, reason="UTF-8 lines are split on LF only, UTF-16 lines (newline='') on CR too: "
+                                       "a CR-only file (classic Mac, old Excel for Mac) reads differently")
+@pytest.mark.parametrize("suffix, text", [
+    (".csv", "question,answer\rDo you sell decaf?,Yes we do.\r"),
+    (".txt", "Customer: hi\rAgent: hello\r"),
+])
+def test_lone_cr_line_breaks_read_the_same_in_utf8_and_utf16(tmp_path, suffix, text):
+    results = []
+    for encoding in ("utf-16", "utf-8"):
+        results.append(outcome(fresh_file(tmp_path, suffix, text.encode(encoding)), None, "raise"))
+    assert results[0] == results[1]
 
 
 # ================================================================ redaction
@@ -604,20 +801,76 @@ def placeholder_key(kind: str, value: str) -> str:
     return re.sub(r"\D", "", value) if kind in ("CARD", "PHONE", "SSN") else re.sub(r"\s+", "", value).lower()
 
 
+@pytest.mark.xfail(strict=True, reason="the e-mail pattern wants a TLD of letters: an address under an IDN "
+                                       "top-level domain in its ASCII (punycode) form is not redacted at all")
+def test_email_under_punycode_tld_is_redacted():
+    text = "Write to info@xn--80ak6aa92e.xn--p1ai please"  # info@пример.рф, as mail clients often show it
+    assert "info@" not in Redactor(all_patterns()).redact(text)
+
+
 # ================================================================ cleaning
 
 MESSY_FRAGMENTS = ["<p>", "</p>", "<br>", "<br/>", "<div class='x'>", "</div>", "<b>", "</b>", "<script>",
                    "</script>", "<style>", "<3", "a < b", "<jane@example.com>", "&amp;", "&lt;", "&gt;", "&#39;",
-                   "&nbsp;", "&#x1F600;", "&bogus;", "\r\n", "\r", "\t", "  ", "\n\n\n", "\u200b", "\ufeff",
-                   "\u00a0", "\u3000", "Ã©", "â€™", "cafÃ©", "\x00", "\x1b", "\x7f", "e\u0301", "\u2028"]
+                   "&nbsp;", "&#x1F600;", "&bogus;", "&", "amp;", "lt;", "p&gt;", "\r\n", "\r", "\t", "  ",
+                   "\n\n\n", "\u200b", "\ufeff", "\u00a0", "\u3000", "Ã", "©", "Ã©", "â€™", "cafÃ©", "\x00",
+                   "\x1b", "\x7f", "\x85", "e\u0301", "\u0301", "\u2028", " ", "\n", "x"]
 messy_text = st.lists(st.one_of(st.text(max_size=10), st.sampled_from(MESSY_FRAGMENTS)), max_size=12).map("".join)
+# Form feed (\x0c) is left out: kept in non-ASCII text, a known bug (xfail test below).
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\u200b-\u200d\u2060\ufeff]")
 
 
 @settings(max_examples=150, deadline=None)
 @given(st.one_of(st.text(max_size=200), messy_text))
-def test_clean_text_is_total_idempotent_and_trimmed(text):
+def test_clean_text_is_total_and_trimmed(text):
     cleaned = clean_text(text)
     assert isinstance(cleaned, str)
     assert "\r" not in cleaned
     assert cleaned == cleaned.strip()
+    assert not CONTROL.search(cleaned), repr(cleaned)  # control and zero-width characters removed
+    assert "\n\n\n" not in cleaned and "  " not in cleaned
+
+
+@pytest.mark.xfail(strict=True, reason="the ASCII path removes control characters with a regex, the non-ASCII "
+                                       "path leaves it to ftfy, which keeps form feeds: 'e\\x0cx' -> 'ex' but "
+                                       "'é\\x0cx' -> 'é\\x0cx'")
+def test_clean_text_removes_form_feeds_from_non_ascii_text():
+    assert clean_text("e\x0cx") == "ex"
+    assert clean_text("é\x0cx") == "éx"
+
+
+def known_unstable(cleaned: str) -> bool:
+    """The two known ways a second pass still changes the text (see the xfail tests below):
+    the result still reads as markup (escaped markup decoded once), or ftfy would still
+    repair it (whitespace and zero-width characters are dropped after ftfy ran)."""
+    from assistant.cleaning import HTML_ENTITY, HTML_TAG, _fix_unicode
+
+    if HTML_TAG.search(cleaned) or HTML_ENTITY.search(cleaned):
+        return True
+    return not cleaned.isascii() and _fix_unicode(cleaned) != cleaned
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(st.text(max_size=200), messy_text))
+def test_clean_text_is_idempotent(text):
+    cleaned = clean_text(text)
+    assume(not known_unstable(cleaned))
     assert clean_text(cleaned) == cleaned, (text, cleaned, clean_text(cleaned))
+    assert unicodedata.is_normalized("NFC", cleaned), repr(cleaned)
+
+
+@pytest.mark.xfail(strict=True, reason="escaped markup is decoded once per pass: clean_text('&amp;lt;') is '&lt;', "
+                                       "cleaning that gives '<'; clean_text('&lt;p&gt;hi') is '<p>hi', then 'hi'")
+@pytest.mark.parametrize("text", ["&amp;lt;", "&lt;p&gt;hi", "&amp;amp;"])
+def test_clean_text_is_idempotent_on_escaped_markup(text):
+    once = clean_text(text)
+    assert clean_text(once) == once
+
+
+@pytest.mark.xfail(strict=True, reason="ftfy (mojibake repair, NFC) runs before tabs, odd spaces and zero-width "
+                                       "characters are normalised, so their removal can leave mojibake or a "
+                                       "non-NFC sequence that only a second pass repairs")
+@pytest.mark.parametrize("text", ["Ã\u200b©", "e\u200b\u0301", "Ã\tÃ"])
+def test_clean_text_repairs_unicode_after_dropping_zero_width_and_odd_spaces(text):
+    once = clean_text(text)
+    assert clean_text(once) == once and unicodedata.is_normalized("NFC", once)

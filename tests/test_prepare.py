@@ -103,8 +103,8 @@ def test_demo_data_prepares_cleanly(tmp_path):
     assert report["records_read"]["conversations"] >= 150
     assert report["records_read"]["faq_entries"] >= 60
     assert report["pairs_written"]["validation"] > 0
-    # the FAQ answer about dogs repeats a chat reply almost word for word
+    # a few FAQ answers (dogs, parking, nut allergies, class tickets) repeat chat replies almost word for word
     assert set(report["skipped"]["examples"]) <= {"near duplicate of an earlier example"}
-    assert report["duplicates"]["near_examples"] <= 2
+    assert report["duplicates"]["near_examples"] <= 6
     # the brand's own contact details are on the profile's keep list
     assert report["redactions"]["total"] == 0, report["redactions"]

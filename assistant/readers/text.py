@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,13 +90,26 @@ def decode_cp1252(chunk: bytes) -> str:
     return chunk.decode("cp1252", errors="assistant-latin-1")
 
 
+_LONE_CR = re.compile(rb"(?<=\r)(?!\n)")
+
+
+def _physical_lines(raw) -> Iterator[bytes]:
+    """Lines ending in LF, CRLF or a lone CR (old Mac and Excel for Mac files), endings
+    kept, as the UTF-16 path's TextIOWrapper(newline="") splits them."""
+    for chunk in raw:
+        if b"\r" in chunk.rstrip(b"\r\n"):
+            yield from (part for part in _LONE_CR.split(chunk) if part)
+        else:
+            yield chunk
+
+
 def _iter_utf8(path: Path, raw, skip_bom: bool) -> Iterator[str]:
     if skip_bom:
         raw.read(len(codecs.BOM_UTF8))
     legacy = False  # switched to Windows-1252 at the first line that is not UTF-8
     seen_utf8 = False  # a non-ASCII UTF-8 line came before: the file cannot be legacy
     # Splitting bytes on b"\n" is safe: no multi-byte UTF-8 sequence contains 0x0A.
-    for lineno, chunk in enumerate(raw, start=1):
+    for lineno, chunk in enumerate(_physical_lines(raw), start=1):
         if b"\x00" in chunk:
             raise _binary_error(path, lineno)
         if legacy:
