@@ -47,6 +47,7 @@ class Registry:
     evaluators: dict[str, Evaluator] = field(default_factory=dict)
     pii_patterns: dict[str, PiiPattern] = field(default_factory=dict)
     owner: dict[str, str] = field(default_factory=dict)  # "formatter:NAME" / "evaluator:NAME" -> plugin
+    filters: list | None = None  # filter_pair implementations in call order, once looked up
 
     def formatter(self, name: str) -> Formatter:
         if name not in self.formatters:
@@ -75,7 +76,9 @@ class Registry:
 
     def filter_reason(self, messages: list[dict], profile, domain: str) -> str | None:
         """The first plugin's reason to drop this pair, prefixed with its name, or None."""
-        for impl in call_order(self.manager.hook.filter_pair):
+        if self.filters is None:  # asked once per pair: look the implementations up once
+            self.filters = call_order(self.manager.hook.filter_pair)
+        for impl in self.filters:
             reason = call_hook(impl, "filter_pair", messages=messages, profile=profile, domain=domain)
             if reason:
                 return f"{impl.plugin_name}: {reason}"

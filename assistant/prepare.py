@@ -106,6 +106,7 @@ def prepare(settings: PrepareSettings) -> dict:
             for group, pair in profile_pairs(shaper.profile):
                 for example in shaper.examples([pair], SourceRef(str(profile_path), 0), group):
                     write(example)
+            rejects.flush()
         # The profile as used: its system prompt includes the plugins' contributions, so
         # training, chat and eval all see the same one.
         (staging / PROFILE_FILE).write_text(
@@ -120,8 +121,12 @@ def prepare(settings: PrepareSettings) -> dict:
     return report
 
 
+BATCH_RECORDS = 256  # near-duplicate hashing is vectorised over this many records' pairs
+
+
 def read_one_file(path: Path, options: ReadOptions, shaper: PairShaper, curator: Curator, write: Writer) -> dict:
     counts = {"conversations": 0, "faq_entries": 0, "messages": 0, "unreadable": 0, "pairs": 0}
+    pending: list[list[Example]] = []  # each record's examples, in input order
     for item in read_file(path, options):
         if isinstance(item, Rejected):
             counts["unreadable"] += 1
@@ -132,15 +137,29 @@ def read_one_file(path: Path, options: ReadOptions, shaper: PairShaper, curator:
         counts["faq_entries" if is_faq else "conversations"] += 1
         counts["messages"] += 2 if is_faq else len(item.messages)
         record = curator.record(item)
-        if record is None:
-            continue
-        examples = list(shaper.examples(shaper.pairs(record), record.source, record_group(record), message_list(record)))
+        if record is not None:
+            pending.append(list(shaper.examples(shaper.pairs(record), record.source, record_group(record),
+                                                message_list(record))))
+        if len(pending) >= BATCH_RECORDS:
+            counts["pairs"] += write_batch(pending, shaper, curator, write)
+    counts["pairs"] += write_batch(pending, shaper, curator, write)
+    return counts
+
+
+def write_batch(pending: list[list[Example]], shaper: PairShaper, curator: Curator, write: Writer) -> int:
+    """Near duplicates out (in input order, so the first of twins stays), then each
+    record's pairs fitted and written; the rejects so far go out in input order."""
+    flags = iter(curator.near_duplicates([e.messages for examples in pending for e in examples]))
+    written = 0
+    for examples in pending:
         kept = []
-        for example, duplicate in zip(examples, curator.near_duplicates([e.messages for e in examples])):
-            if duplicate:
+        for example in examples:
+            if next(flags):
                 shaper.stats.skip_near_duplicate(example)
             else:
                 kept.append(example)
         write.lengths.counter.prime(kept)
-        counts["pairs"] += sum(write(example) for example in kept)
-    return counts
+        written += sum(write(example) for example in kept)
+    pending.clear()
+    shaper.stats.rejects.flush()
+    return written

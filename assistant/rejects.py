@@ -1,6 +1,7 @@
 """The rejects file: everything read that did not become a training pair, and why.
 
-One JSON line per rejected item, in input order:
+One JSON line per rejected item, in input order (prepare works in batches of records;
+lines are held per batch and written sorted by their line in the file):
 
     {"source": "logs/chats.jsonl:17", "kind": "record", "reason": "invalid JSON (...)",
      "content": "{\"messages\": [..."}
@@ -27,6 +28,7 @@ REJECTS_FILE = "rejects.jsonl"
 class RejectsLog:
     def __init__(self, handle: IO[str] | None):
         self.handle = handle
+        self.pending: list[tuple[int, str]] = []
         self.counts: dict[str, Counter] = {kind: Counter() for kind in KINDS}
         self.first_at: dict[tuple[str, str], str] = {}
 
@@ -38,7 +40,13 @@ class RejectsLog:
             line = {"source": str(source), "kind": kind, "reason": reason, **detail}
             if content is not None:
                 line["content"] = content
-            self.handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+            self.pending.append((getattr(source, "line", 0), json.dumps(line, ensure_ascii=False) + "\n"))
+
+    def flush(self) -> None:
+        """Write the held lines in file order (the sort is stable: ties keep their order)."""
+        if self.handle is not None:
+            self.handle.writelines(text for _, text in sorted(self.pending, key=lambda item: item[0]))
+        self.pending.clear()
 
     def total(self, kind: str | None = None) -> int:
         kinds = [kind] if kind else KINDS

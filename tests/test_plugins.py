@@ -39,7 +39,7 @@ def test_core_plugin_provides_the_defaults(no_entry_points):
     assert "default" in registry.formatters and "brand_voice" in registry.evaluators
     assert registry.plugin_of("formatter", "default") == "core"
     assert set(registry.plugins["core"].hooks) == {"register_formatters", "register_evaluators", "register_pii_patterns"}
-    assert {"email", "phone", "card", "iban", "ssn", "ip", "ipv6", "url", "address", "handle"} == set(registry.pii_patterns)
+    assert {"email", "phone", "card", "iban", "ssn", "ip", "ipv6", "url", "address", "address_named", "handle"} == set(registry.pii_patterns)
 
 
 def test_misspelled_hook_fails_at_start_up_naming_the_plugin(no_entry_points):

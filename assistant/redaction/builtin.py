@@ -7,6 +7,14 @@ import re
 
 from .patterns import PiiPattern, check_address, check_card, check_iban, check_ip, check_phone, check_url
 
+# Where number-first patterns can begin: anchors are cheap scans that rule out most numbers
+# (order numbers, amounts) before the full regex is tried.
+_ADDRESS_START = re.compile(
+    r"(?<![\w.])\d{1,6}[A-Za-z]?(?:-\d{1,4})?,?\s+(?=[A-Z]|\d{1,3}(?:st|nd|rd|th)\b|(?:bis|ter|rue|avenue|boulevard|bd|"
+    r"place|chemin|allée|impasse)\b)"
+)
+_IPV4_START = re.compile(r"(?<![\w.])\d{1,3}\.\d")
+
 EMAIL = PiiPattern(
     "email", "EMAIL",
     re.compile(r"(?<![\w.%+-])[\w.%+-]+@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+[^\W\d_]{2,24}(?![\w-])"),
@@ -46,7 +54,7 @@ _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 IPV4 = PiiPattern(
     "ip", "IP",
     re.compile(rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\w]|\.\d)"),
-    check=check_ip, needs="digits4", priority=70, description="IPv4 addresses",
+    check=check_ip, needs="digits4", anchor=_IPV4_START, priority=70, description="IPv4 addresses",
 )
 IPV6 = PiiPattern(
     "ipv6", "IP",
@@ -85,13 +93,22 @@ ADDRESS = PiiPattern(
         r"(?:[A-Z][\w'-]*\.?|\d{1,3}(?:st|nd|rd|th))(?:\s+[A-Z][\w'-]*\.?){0,3}\s+"
         rf"(?i:{_STREET_TYPES})\b\.?{_DIRECTION}{_UNIT}"
         rf"|\b\d{{1,6}}\s+(?:Highway|Hwy|Route|Rte|State Route|County Road)\s+\d{{1,4}}{_DIRECTION}{_UNIT}"
-        r"|\b(?:P\.?\s?O\.?\s?Box|Post Office Box)\s+\d{1,7}\b"
-        r"|\b[A-ZÄÖÜ][a-zäöüß]+(?:straße|strasse|str\.|weg|gasse|platz|allee)\s+\d{1,4}[a-z]?\b"
         r"|\b\d{1,4}(?:bis|ter)?,?\s+(?:rue|avenue|boulevard|bd|place|chemin|allée|impasse)\s+(?:d[eu']\s?|la\s|l')?"
         r"[\w'-]+(?:\s+[A-Z][\w'-]+){0,3}"
+    ),
+    check=check_address, needs="digit", anchor=_ADDRESS_START, priority=90,
+    description="street addresses (number first: US, UK, French forms)",
+)
+NAMED_ADDRESS = PiiPattern(
+    "address_named", "ADDRESS",
+    re.compile(
+        r"\b(?:P\.?\s?O\.?\s?Box|Post Office Box)\s+\d{1,7}\b"
+        r"|\b[A-ZÄÖÜ][a-zäöüß]+(?:straße|strasse|str\.|weg|gasse|platz|allee)\s+\d{1,4}[a-z]?\b"
         r"|\b(?:Calle|Avenida|Plaza|Paseo|Carrer)\s+(?:de\s+(?:la\s+)?)?[A-Z][\w-]+(?:\s+[A-Z][\w-]+){0,2},?\s+\d{1,4}\b"
     ),
-    check=check_address, needs="digit", priority=90, description="street addresses and PO boxes",
+    needs="digit", keywords=("box", "straße", "strasse", "str.", "weg", "gasse", "platz", "allee", "calle", "avenida",
+                             "plaza", "paseo", "carrer"),
+    priority=90, description="PO boxes and street-name-first addresses (German, Spanish forms)",
 )
 
 HANDLE = PiiPattern(
@@ -100,4 +117,4 @@ HANDLE = PiiPattern(
     needs="@", priority=100, description="social-media @handles",
 )
 
-BUILTIN_PATTERNS = (URL_WITH_SECRET, EMAIL, IBAN, CARD, SSN, IPV6, IPV4, PHONE, ADDRESS, HANDLE)
+BUILTIN_PATTERNS = (URL_WITH_SECRET, EMAIL, IBAN, CARD, SSN, IPV6, IPV4, PHONE, ADDRESS, NAMED_ADDRESS, HANDLE)

@@ -32,6 +32,8 @@ class PiiPattern:
               brackets: a phone number needs "digits7", a card "digits13").
     keywords: lower-case words one of which the text must contain (any case) for the
               regex to be tried: a label such as "dob" for a pattern whose regex is slow.
+    anchor:   where a match can start (e.g. a digit at a word start): the regex is then
+              tried only there, instead of at every position of the text.
     priority: where candidates of several patterns overlap, the lower priority wins.
     """
 
@@ -43,10 +45,21 @@ class PiiPattern:
     priority: int = 60
     description: str = field(default="", compare=False)
     keywords: tuple[str, ...] = ()
+    anchor: re.Pattern | None = None
+
+    def matches(self, text: str):
+        if self.anchor is None:
+            yield from self.regex.finditer(text)
+            return
+        end = -1
+        for start in self.anchor.finditer(text):
+            if start.start() >= end and (match := self.regex.match(text, start.start())):
+                end = match.end()
+                yield match
 
     def spans(self, text: str):
         value_groups = [g for g in self.regex.groupindex if g.startswith("value")]
-        for match in self.regex.finditer(text):
+        for match in self.matches(text):
             group = next((g for g in value_groups if match.group(g) is not None), 0)
             span = match.span(group)
             if self.check is not None:
