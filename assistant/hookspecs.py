@@ -58,7 +58,8 @@ def register_pii_patterns(register):
     Returns: nothing. Every plugin's implementation is called; every registered pattern
         applies to every domain (personal data is personal data anywhere).
 
-    A `PiiPattern(name, type, regex, check=None, needs="", priority=60)` replaces each
+    A `PiiPattern(name, type, regex, check=None, needs="", priority=60, description="",
+    keywords=(), anchor=None)` replaces each
     match (its group "value", or the whole match) with "[TYPE]", numbered per distinct
     value within a conversation. `check(text, match)` may confirm or narrow a match.
     """
