@@ -99,18 +99,22 @@ def _plain(text: str) -> bool:
             and "\n\n\n" not in text and text == text.strip() and text.replace("\n", "").isprintable())
 
 
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def clean_text(text: str) -> str:
-    """The message as it should be trained on (see the module docstring)."""
+    """The message as it should be trained on (see the module docstring). Markup goes
+    first, then the characters that would hide mojibake from ftfy (controls, odd spaces,
+    zero-width marks), then ftfy, which also applies NFC."""
     if _plain(text):
         return text  # the fast path: nothing below could change it
     if HTML_TAG.search(text):
         text = strip_html(text)
     elif HTML_ENTITY.search(text):
         text = html.unescape(text)
+    text = ZERO_WIDTH.sub("", ODD_SPACES.sub(" ", CONTROL.sub("", text)))
     if not text.isascii():
         text = _fix_unicode(text)
-    else:
-        text = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", text)
     return normalise_whitespace(text)
 
 

@@ -5,8 +5,6 @@ the fast token counter against the chat template."""
 import json
 import re
 
-import pytest
-
 from assistant.chat_format import count_tokens
 from assistant.dedup import ExactIndex, NearDuplicateIndex, normalise
 from assistant.prepare import PrepareSettings, prepare

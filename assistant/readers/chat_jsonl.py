@@ -43,7 +43,7 @@ def _record_id(path: Path, line: int, record: dict) -> str:
     value = record.get("id")
     if value is None or isinstance(value, (dict, list)) or str(value).strip() == "":
         return f"{path.stem}:{line}"
-    return str(value).strip()
+    return check_text(path, line, str(value), "'id'")
 
 
 def _message_list(path: Path, line: int, record: dict, key: str) -> list:

@@ -58,6 +58,8 @@ class ReadOptions:
         """The bad record as a `Rejected`, or the error raised when rejecting is off."""
         if self.on_bad_record != "reject":
             raise error
+        # a "\ud800" escape decodes to a lone surrogate, which no UTF-8 file can hold
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
         return Rejected(SourceRef(error.path, error.line or 0), error.message, text)
 
     def guard(self, build: Callable[[], T], text: Callable[[], str]) -> T | Rejected:

@@ -97,7 +97,7 @@ def _physical_lines(raw) -> Iterator[bytes]:
     """Lines ending in LF, CRLF or a lone CR (old Mac and Excel for Mac files), endings
     kept, as the UTF-16 path's TextIOWrapper(newline="") splits them."""
     for chunk in raw:
-        if b"\r" in chunk.rstrip(b"\r\n"):
+        if chunk.count(b"\r") > chunk.endswith(b"\r\n"):
             yield from (part for part in _LONE_CR.split(chunk) if part)
         else:
             yield chunk

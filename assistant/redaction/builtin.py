@@ -17,7 +17,7 @@ _IPV4_START = re.compile(r"(?<![\w.])\d{1,3}\.\d")
 
 EMAIL = PiiPattern(
     "email", "EMAIL",
-    re.compile(r"(?<![\w.%+-])[\w.%+-]+@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+[^\W\d_]{2,24}(?![\w-])"),
+    re.compile(r"(?<![\w.%+'-])[\w.%+'-]+@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+(?:[^\W\d_]{2,24}|xn--[a-z0-9-]{2,59})(?![\w-])"),
     needs="@", priority=20, description="e-mail addresses",
 )
 
