@@ -37,13 +37,24 @@ NUM_PERM, BANDS, ROWS = 96, 12, 8
 BLOOM_BITS = 1 << 25  # per band: 4 MiB
 BLOOM_WORDS = BLOOM_BITS // 64
 BLOOM_HASHES = 4
+CHUNK_TEXTS = 16
 _MERSENNE = np.uint64((1 << 61) - 1)
 
 
+def words_of(text: str) -> list[str]:
+    """The words compared for duplicates: compatibility forms folded, case and punctuation ignored."""
+    if text.isascii():
+        folded = text.lower()
+    elif unicodedata.is_normalized("NFKC", text):
+        folded = text.casefold()
+    else:
+        folded = unicodedata.normalize("NFKC", text).casefold()
+    return WORD.findall(folded)
+
+
 def normalise(text: str) -> str:
-    """Text as compared for duplicates: compatibility forms folded, case and spacing ignored."""
-    folded = text.lower() if text.isascii() else unicodedata.normalize("NFKC", text).casefold()
-    return " ".join(WORD.findall(folded))
+    """Text as compared for exact duplicates: `words_of` joined by single spaces."""
+    return " ".join(words_of(text))
 
 
 def digest64(text: str) -> int:
@@ -88,17 +99,28 @@ class NearDuplicateIndex:
     def signatures(self, texts: list[str]) -> np.ndarray:
         """MinHash signatures (len(texts), NUM_PERM) of the texts' word bigrams, computed
         in one vectorised pass (numpy's per-call cost dominates for single short texts)."""
-        shingle_sets, starts = [], []
+        word_ids, starts, total = [], [], 0
         for text in texts:
-            words = normalise(text).split() or [""]
-            ids = np.fromiter((zlib.crc32(w.encode()) for w in words), dtype=np.uint64, count=len(words))
-            starts.append(sum(len(s) for s in shingle_sets))
-            shingle_sets.append(ids[:-1] * np.uint64(0x9E3779B97F4A7C15) + ids[1:] if len(ids) > 1 else ids)
+            words = words_of(text) or [""]
+            word_ids.append(np.fromiter(map(zlib.crc32, map(str.encode, words)), dtype=np.uint64, count=len(words)))
+            starts.append(total)
+            total += max(1, len(words) - 1)
+        shingle_sets = [ids[:-1] * np.uint64(0x9E3779B97F4A7C15) + ids[1:] if len(ids) > 1 else ids for ids in word_ids]
         shingles = np.concatenate(shingle_sets)
         # Universal hashing a*x+b per permutation; uint64 arithmetic wraps, which keeps it
-        # a fixed pseudo-random permutation of the 64-bit shingle space.
-        hashed = (shingles[:, None] * self.a[None, :] + self.b[None, :]) >> np.uint64(32)
-        return np.minimum.reduceat(hashed, np.array(starts), axis=0)
+        # a fixed pseudo-random permutation of the 64-bit shingle space. In chunks of texts
+        # whose (shingles x permutations) matrix stays in the CPU cache.
+        signatures = np.empty((len(texts), NUM_PERM), dtype=np.uint64)
+        bounds = [*starts, total]
+        for first in range(0, len(texts), CHUNK_TEXTS):
+            last = min(first + CHUNK_TEXTS, len(texts))
+            rows = shingles[bounds[first]:bounds[last], None]
+            hashed = rows * self.a
+            hashed += self.b
+            hashed >>= np.uint64(32)
+            offsets = np.asarray(starts[first:last]) - bounds[first]
+            signatures[first:last] = np.minimum.reduceat(hashed, offsets, axis=0)
+        return signatures
 
     def seen_before_many(self, texts: list[str]) -> list[bool]:
         """For each text in order: True if an earlier text (or an earlier one of these) is

@@ -1,6 +1,6 @@
 """The rejects file: everything read that did not become a training pair, and why.
 
-One JSON line per rejected item, in input order (prepare works in batches of records;
+One JSON line per rejected item, in input order (prepare works in small batches of records;
 lines are held per batch and written sorted by their line in the file):
 
     {"source": "logs/chats.jsonl:17", "kind": "record", "reason": "invalid JSON (...)",
