@@ -93,6 +93,7 @@ class PieceCounter:
 
     GPT2_ASCII = re.compile(r"'s|'t|'re|'ve|'m|'ll|'d| ?[A-Za-z]+| ?[0-9]+| ?[^\sA-Za-z0-9]+|\s+(?!\S)|\s+")
     GPT2 = regex.compile(r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+")
+    NON_ASCII = re.compile(r"[^\x00-\x7f]")
     MAX_PIECES = 200_000  # bounded memory: the cache starts over when full
 
     def __init__(self, backend):
@@ -111,7 +112,10 @@ class PieceCounter:
         return [len(e.ids) for e in self.backend.encode_batch_fast(texts, add_special_tokens=False)]
 
     def _count(self, text: str) -> int:
-        pieces = (self.GPT2_ASCII if text.isascii() else self.GPT2).findall(text)
+        # The ASCII regex splits exactly like GPT2 unless a non-ASCII letter or digit is
+        # present (a dash, curly quote or emoji falls in the same class in both).
+        ascii_split = text.isascii() or not any(c.isalnum() for c in self.NON_ASCII.findall(text))
+        pieces = (self.GPT2_ASCII if ascii_split else self.GPT2).findall(text)
         try:
             return sum(map(self.cache.__getitem__, pieces))  # the common case: all known
         except KeyError:

@@ -155,3 +155,23 @@ def test_dataset_card(tmp_path):
     minutes = re.search(r"About \*\*([\d.]+) minutes\*\*", card)
     assert minutes and float(minutes.group(1)) > 0
     assert "tokens/s, measured on this machine" in card
+
+
+def test_piece_counter_equals_the_tokenizer_on_any_text(tokenizer):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from assistant.shaping import PieceCounter
+
+    backend = tokenizer.backend_tokenizer
+    counter = PieceCounter(backend)
+    texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=60) | st.text(
+        alphabet="ab c—“”’é€\n\t\u00a0\u2003😀1٣'", max_size=40)
+
+    @settings(max_examples=300, deadline=None)
+    @given(texts)
+    def same_count(text):
+        if "<|" not in text:  # special tokens always go to the tokenizer
+            assert counter._count(text) == len(backend.encode(text, add_special_tokens=False).ids), repr(text)
+
+    same_count()
