@@ -46,25 +46,25 @@ class Redactor:
         self.keep = {value.strip().lower() for value in keep if value.strip()}
         self.keep_digits = {digits_of(value) for value in keep if len(digits_of(value)) >= 7}
         self.counts: Counter = Counter()
+        # Each pattern's pre-test, parsed once: (minimum digit run, required substring, keywords).
+        self._tests = [
+            (int(p.needs[6:]) if p.needs.startswith("digits") else (1 if p.needs == "digit" else 0),
+             p.needs if p.needs in ("@", "://") else "", p.keywords, p)
+            for p in self.patterns
+        ]
 
     def find(self, text: str) -> list[Found]:
         # Cheap facts about the text decide which patterns can match at all: on a million
         # messages, not running a regex is what makes redaction fast.
-        has_digit = _DIGIT.search(text) is not None
-        longest = max(map(_digit_count, _DIGIT_RUN.findall(text)), default=0) if has_digit else 0
-        present = {"": True, "digit": has_digit, "@": "@" in text, "://": "://" in text}
+        longest = max(map(_digit_count, _DIGIT_RUN.findall(text)), default=0) if _DIGIT.search(text) else 0
         lowered = None
         candidates = []
-        for pattern in self.patterns:
-            needs = pattern.needs
-            if needs.startswith("digits"):
-                if longest < int(needs[6:]):
-                    continue
-            elif not present.get(needs, True):
+        for min_digits, substring, keywords, pattern in self._tests:
+            if longest < min_digits or (substring and substring not in text):
                 continue
-            if pattern.keywords:
+            if keywords:
                 lowered = lowered if lowered is not None else text.lower()
-                if not any(word in lowered for word in pattern.keywords):
+                if not any(word in lowered for word in keywords):
                     continue
             for start, end in pattern.spans(text):
                 candidates.append((pattern.priority, start - end, start, end, pattern.type))
