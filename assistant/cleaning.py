@@ -37,6 +37,7 @@ KNOWN_TAGS = BLOCK_TAGS | HIDDEN_TAGS | {
 # Spaces other than the plain one (no-break, thin, ideographic ...) and zero-width marks.
 ODD_SPACES = re.compile(r"[\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
 ZERO_WIDTH = re.compile(r"[\u200b-\u200d\u2060\ufeff]")
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 SPACE_RUN = re.compile(r" {2,}")
 NEWLINE_RUN = re.compile(r"\n{3,}")
 SPACE_AROUND_NEWLINE = re.compile(r" *\n *")
@@ -87,6 +88,7 @@ def _fix_unicode(text: str) -> str:
 
 def normalise_whitespace(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    # Again after ftfy: repairing mojibake can produce a no-break space ("Â\xa0").
     text = ZERO_WIDTH.sub("", ODD_SPACES.sub(" ", text))
     text = SPACE_AROUND_NEWLINE.sub("\n", SPACE_RUN.sub(" ", text))
     return NEWLINE_RUN.sub("\n\n", text).strip()
@@ -98,8 +100,6 @@ def _plain(text: str) -> bool:
     return (text.isascii() and "<" not in text and "&" not in text and "  " not in text
             and "\n\n\n" not in text and text == text.strip() and text.replace("\n", "").isprintable())
 
-
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def clean_text(text: str) -> str:

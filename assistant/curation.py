@@ -10,6 +10,7 @@ rejects log with its source and reason.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from .brand import BrandProfile
@@ -21,8 +22,6 @@ from .rejects import RejectsLog
 
 
 def profile_patterns(profile: BrandProfile) -> list[PiiPattern]:
-    import re
-
     return [
         PiiPattern(f"profile.{i}", p.type, re.compile(p.regex), description=p.description or "brand profile pattern")
         for i, p in enumerate(profile.redaction.patterns, start=1)

@@ -52,7 +52,7 @@ def estimate_training(report: dict, staging: Path, base_path: str) -> list[str]:
     from .speed import training_speed
 
     tokens = report["tokens"]["train"].get("tokens", 0)
-    speed = training_speed(base_path, _first_examples(staging / "train.jsonl")) if tokens else None
+    speed = training_speed(base_path, lambda: _first_examples(staging / "train.jsonl")) if tokens else None
     if not speed:
         return ["No training pairs, so no estimate."]
     seconds = tokens * DEFAULT_EPOCHS / speed["tokens_per_second"]

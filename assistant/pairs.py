@@ -17,6 +17,7 @@ from typing import Iterator
 from .brand import BrandProfile
 from .plugin_types import FormatContext, Pair, Skip
 from .records import Conversation, FaqEntry, Message, SourceRef
+from .rejects import RejectsLog
 
 
 @dataclass
@@ -29,13 +30,25 @@ class Example:
         return {"messages": self.messages}
 
 
+SCOPE_KIND = {"conversation": "conversation", "turn": "turn", "record": "example"}  # Skip scope -> rejects kind
+
+
 @dataclass
 class PairStats:
     conversations: int = 0
     faq_entries: int = 0
-    skipped: dict = field(default_factory=lambda: {"conversation": Counter(), "turn": Counter(), "record": Counter()})
-    first_source: dict = field(default_factory=dict)  # reason -> first place it happened
-    rejects: object = None  # a RejectsLog that also gets every skip, with its content
+    # Every skip is counted there (prepare gives it the rejects file to write each one to).
+    rejects: RejectsLog = field(default_factory=lambda: RejectsLog(None))
+
+    @property
+    def skipped(self) -> dict[str, Counter]:
+        """Skips counted by scope and reason."""
+        return {scope: self.rejects.counts[kind] for scope, kind in SCOPE_KIND.items()}
+
+    @property
+    def first_source(self) -> dict[str, str]:
+        """Reason -> the first place it happened."""
+        return {reason: where for (_, reason), where in self.rejects.first_at.items()}
 
     def count(self, record: Conversation | FaqEntry) -> None:
         if isinstance(record, Conversation):
@@ -47,11 +60,7 @@ class PairStats:
         self.skip(Skip("near duplicate of an earlier example", "record"), example.source, example.messages)
 
     def skip(self, item: Skip, source: SourceRef, content=None) -> None:
-        self.skipped[item.scope][item.reason] += 1
-        self.first_source.setdefault(item.reason, str(source))
-        if self.rejects is not None:
-            kind = "example" if item.scope == "record" else item.scope
-            self.rejects.add(kind, item.reason, source, content)
+        self.rejects.add(SCOPE_KIND[item.scope], item.reason, source, content)
 
 
 # -- the default formatter ---------------------------------------------------------------

@@ -84,7 +84,8 @@ def prepare(settings: PrepareSettings) -> dict:
     stats = PairStats()
     shaper = PairShaper(settings.formatter, settings.context_turns, profile, stats)
     files = iter_input_files(settings.inputs)
-    tokenizer = load_tokenizer(resolve_base_model(settings.base_model))
+    base_path = resolve_base_model(settings.base_model)
+    tokenizer = load_tokenizer(base_path)
     lengths = LengthTracker(tokenizer, settings.max_tokens)
     read_options = ReadOptions(**{**vars(settings.read_options), "on_bad_record": "raise" if settings.strict else "reject"})
     per_file: dict[str, dict] = {}
@@ -117,7 +118,7 @@ def prepare(settings: PrepareSettings) -> dict:
         if settings.card:
             from .dataset_card import write_dataset_card
 
-            write_dataset_card(staging, report, lengths, resolve_base_model(settings.base_model))
+            write_dataset_card(staging, report, lengths, base_path)
     return report
 
 

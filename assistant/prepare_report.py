@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .rejects import REJECTS_FILE
+
 SKIP_SECTIONS = (("records", "record", "unreadable records"), ("conversations", "conversation", "conversations"),
                  ("agent_turns", "turn", "agent turns"), ("examples", "example", "pairs"))  # fmt: skip
 
@@ -75,7 +77,7 @@ def format_report(report: dict) -> str:
         for reason, info in report["skipped"][section].items():
             lines.append(f"  skipped {info['count']} {label}: {reason} (first at {info['first_at']})")
     if report["rejected_total"]:
-        lines.append(f"Every skipped item is listed in {REJECTS_NAME} with its source and reason.")
+        lines.append(f"Every skipped item is listed in {REJECTS_FILE} with its source and reason.")
     train = report["tokens"]["train"]
     if train.get("examples"):
         lines.append(
@@ -86,5 +88,3 @@ def format_report(report: dict) -> str:
         lines.append("Note: the validation set is empty (too little data); training will run without validation.")
     return "\n".join(lines)
 
-
-REJECTS_NAME = "rejects.jsonl"

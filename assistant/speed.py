@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 from .atomic import write_text_atomic
@@ -30,27 +31,29 @@ def _read_records() -> dict:
         return {}
 
 
-def record_speed(base_path: str, tokens_per_second: float, source: str) -> None:
+def record_speed(base_path: str, tokens_per_second: float, source: str) -> dict:
+    """Keep this figure for the base model; returns the entry as stored."""
     records = _read_records()
-    records[str(base_path)] = {
+    records[str(base_path)] = entry = {
         "tokens_per_second": round(tokens_per_second, 1),
         "source": source,
         "measured": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     write_text_atomic(_records_path(), json.dumps(records, indent=2) + "\n")
+    return entry
 
 
-def training_speed(base_path: str, examples: list[list[dict]]) -> dict | None:
-    """{"tokens_per_second", "source", "measured"} for this base model, probing if needed;
-    None when there is nothing to probe with."""
+def training_speed(base_path: str, examples: Callable[[], list[list[dict]]]) -> dict | None:
+    """{"tokens_per_second", "source", "measured"} for this base model, probing on
+    `examples()` (only called when there is no figure yet); None when it gives none."""
     known = _read_records().get(str(base_path))
     if known:
         return known
-    if not examples:
+    probe_examples = examples()
+    if not probe_examples:
         return None
-    tokens_per_second = probe(base_path, examples)
-    record_speed(base_path, tokens_per_second, f"a {PROBE_STEPS}-step training probe at prepare time")
-    return _read_records()[str(base_path)]
+    tokens_per_second = probe(base_path, probe_examples)
+    return record_speed(base_path, tokens_per_second, f"a {PROBE_STEPS}-step training probe at prepare time")
 
 
 def probe(base_path: str, examples: list[list[dict]]) -> float:

@@ -159,8 +159,7 @@ def read_csv_log(path: Path, options: ReadOptions, tab: bool = False) -> Iterato
             error = InputError(path, line, unknown_speaker(_cell(row, speaker_col), speakers))
         if error is not None:
             current.error = current.error or error
-            if options.on_bad_record == "raise":
-                raise current.error
+            options.raise_unless_rejecting(current.error)
             continue
         current.conversation.messages.append(Message(role, _cell(row, text_col).strip()))
     if current is not None:

@@ -54,10 +54,13 @@ class ReadOptions:
 
             build_speaker_map(self.speaker_map)  # raises on a bad role
 
-    def reject(self, error: InputError, text: str) -> Rejected:
-        """The bad record as a `Rejected`, or the error raised when rejecting is off."""
+    def raise_unless_rejecting(self, error: InputError) -> None:
         if self.on_bad_record != "reject":
             raise error
+
+    def reject(self, error: InputError, text: str) -> Rejected:
+        """The bad record as a `Rejected`, or the error raised when rejecting is off."""
+        self.raise_unless_rejecting(error)
         # a "\ud800" escape decodes to a lone surrogate, which no UTF-8 file can hold
         text = text.encode("utf-8", "backslashreplace").decode("utf-8")
         return Rejected(SourceRef(error.path, error.line or 0), error.message, text)

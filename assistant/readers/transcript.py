@@ -105,7 +105,7 @@ def _first_line(path: Path, lineno: int, line: str, speakers: dict[str, str], op
     elif role is None:
         error = InputError(path, lineno, unknown_speaker(name, speakers))
     if error is not None:
-        options.reject(error, line)  # raises unless rejecting
+        options.raise_unless_rejecting(error)
         return _Builder(path, lineno, error)
     builder = _Builder(path, lineno)
     builder.start(role, text)
