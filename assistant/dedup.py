@@ -141,9 +141,6 @@ class NearDuplicateIndex:
             seen.append(duplicate)
         return seen
 
-    def seen_before(self, text: str) -> bool:
-        return self.seen_before_many([text])[0]
-
     def false_positive_rate(self) -> float:
         """The chance that a new, unique text is flagged, at the current fill (the standard
         Bloom estimate; blocking into 64-bit words raises it slightly)."""
