@@ -35,9 +35,9 @@ SCOPE_KIND = {"conversation": "conversation", "turn": "turn", "record": "example
 
 @dataclass
 class PairStats:
-    conversations: int = 0
-    faq_entries: int = 0
-    # Every skip is counted there (prepare gives it the rejects file to write each one to).
+    """Every skip, counted in the rejects log (prepare gives it the rejects file, so each
+    one is also written out with its content)."""
+
     rejects: RejectsLog = field(default_factory=lambda: RejectsLog(None))
 
     @property
@@ -49,12 +49,6 @@ class PairStats:
     def first_source(self) -> dict[str, str]:
         """Reason -> the first place it happened."""
         return {reason: where for (_, reason), where in self.rejects.first_at.items()}
-
-    def count(self, record: Conversation | FaqEntry) -> None:
-        if isinstance(record, Conversation):
-            self.conversations += 1
-        else:
-            self.faq_entries += 1
 
     def skip_near_duplicate(self, example: "Example") -> None:
         self.skip(Skip("near duplicate of an earlier example", "record"), example.source, example.messages)

@@ -133,7 +133,6 @@ def read_one_file(path: Path, options: ReadOptions, shaper: PairShaper, curator:
             counts["unreadable"] += 1
             curator.unreadable(item)
             continue
-        shaper.stats.count(item)
         is_faq = hasattr(item, "question")
         counts["faq_entries" if is_faq else "conversations"] += 1
         counts["messages"] += 2 if is_faq else len(item.messages)

@@ -10,7 +10,10 @@ SKIP_SECTIONS = (("records", "record", "unreadable records"), ("conversations", 
 
 def build_report(settings, shaper, profile_path, per_file, stats, lengths, curator, seconds: float) -> dict:
     rejects = stats.rejects
-    messages = sum(counts["messages"] for counts in per_file.values())
+    def total(key: str) -> int:
+        return sum(counts[key] for counts in per_file.values())
+
+    messages = total("messages")
     return {
         "inputs": per_file,
         "brand_profile": {"name": shaper.profile.name, "path": str(profile_path)},
@@ -18,8 +21,8 @@ def build_report(settings, shaper, profile_path, per_file, stats, lengths, curat
         "domain": shaper.domain,
         "system_prompt": shaper.profile.system_prompt,
         "records_read": {
-            "conversations": stats.conversations,
-            "faq_entries": stats.faq_entries,
+            "conversations": total("conversations"),
+            "faq_entries": total("faq_entries"),
             "unreadable": rejects.total("record"),
             "messages": messages,
         },
