@@ -98,7 +98,9 @@ class PieceCounter:
 
     def __init__(self, backend):
         self.backend = backend
-        self.cache: dict[str, int] = {}
+        self.cache: dict[str, int] = {}  # piece -> tokens
+        self.heads: dict[str, int] = {}  # a text's first space-separated word -> tokens
+        self.tails: dict[str, int] = {}  # a later word -> tokens of " " + word
         self.checked = 0
         self.enabled = True
 
@@ -112,6 +114,29 @@ class PieceCounter:
         return [len(e.ids) for e in self.backend.encode_batch_fast(texts, add_special_tokens=False)]
 
     def _count(self, text: str) -> int:
+        if "  " not in text and text.isprintable():
+            # Single spaces are the only whitespace, so every space starts a piece and no
+            # piece spans one: the count is the first word's plus each " word"'s, and whole
+            # space-separated words repeat even more than pieces do.
+            words = text.split(" ")
+            try:
+                return self.heads[words[0]] + sum(map(self.tails.__getitem__, words[1:]))
+            except KeyError:
+                return self._count_words(words)
+        return self._count_pieces(text)
+
+    def _count_words(self, words: list[str]) -> int:
+        if len(self.heads) + len(self.tails) >= self.MAX_PIECES:
+            self.heads.clear()
+            self.tails.clear()
+        if words[0] not in self.heads:
+            self.heads[words[0]] = self._count_pieces(words[0])
+        for word in words[1:]:
+            if word not in self.tails:
+                self.tails[word] = self._count_pieces(" " + word)
+        return self.heads[words[0]] + sum(map(self.tails.__getitem__, words[1:]))
+
+    def _count_pieces(self, text: str) -> int:
         # The ASCII regex splits exactly like GPT2 unless a non-ASCII letter or digit is
         # present (a dash, curly quote or emoji falls in the same class in both).
         ascii_split = text.isascii() or not any(c.isalnum() for c in self.NON_ASCII.findall(text))
