@@ -122,6 +122,35 @@ def test_indexes():
     assert near.false_positive_rate() < 1e-9
 
 
+def test_near_duplicate_catch_rates_follow_the_lsh_curve():
+    """Pairs of random texts (8 to 120 words) with known bigram Jaccard similarity: the
+    signature agrees on a share of bins close to the similarity, and the LSH bands catch
+    twins at 0.9 and up nearly always and pairs around 0.5 rarely."""
+    import random
+
+    from assistant.dedup import BANDS, ROWS
+
+    rng, vocab = random.Random(0), [f"w{i}" for i in range(20_000)]
+    near = NearDuplicateIndex()
+    rows = []
+    for _ in range(1500):
+        a = [rng.choice(vocab) for _ in range(rng.choice([8, 15, 30, 60, 120]))]
+        b = list(a)
+        for _ in range(rng.randint(0, max(1, len(a) // 4))):
+            b[rng.randrange(len(a))] = rng.choice(vocab)
+        grams_a, grams_b = set(zip(a, a[1:])), set(zip(b, b[1:]))
+        signatures = near.signatures([" ".join(a), " ".join(b)])
+        agree = signatures[0] == signatures[1]
+        caught = bool(agree.reshape(BANDS, ROWS).all(axis=1).any())
+        rows.append((len(grams_a & grams_b) / len(grams_a | grams_b), agree.mean(), caught))
+    errors = [estimate - jaccard for jaccard, estimate, _ in rows]
+    assert abs(sum(errors) / len(errors)) < 0.02  # unbiased
+    high = [caught for jaccard, _, caught in rows if jaccard >= 0.9]
+    middle = [caught for jaccard, _, caught in rows if 0.45 <= jaccard < 0.55]
+    assert len(high) > 100 and sum(high) / len(high) > 0.97
+    assert len(middle) > 100 and sum(middle) / len(middle) < 0.12
+
+
 def test_encodings_and_strict(tmp_path):
     latin = tmp_path / "latin1.txt"
     latin.write_bytes("Customer: Un café, s'il vous plaît\nAgent: Voilà, 3 €\n".encode("cp1252"))

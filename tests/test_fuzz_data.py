@@ -9,7 +9,8 @@
 - Redaction: a planted secret (e-mail, card, IBAN, SSN, IP, phone, URL with a token, @handle)
   never survives, and gets a placeholder of its type; within one conversation the same
   secret gets the same placeholder.
-- Cleaning: `clean_text` never fails, is idempotent and trims its result.
+- Cleaning: `clean_text` never fails, is idempotent and trims its result; the words compared
+  for duplicates are exactly the regex's words of the case-folded text.
 
 Bugs these properties found, now fixed, are kept as plain tests with their minimal inputs
 (lone surrogates in ids and rejected records, CR CR LF line ends, punycode e-mail domains,
@@ -30,6 +31,7 @@ from hypothesis import HealthCheck, assume, event, example, given, settings
 from hypothesis import strategies as st
 
 from assistant.cleaning import HTML_ENTITY, HTML_TAG, clean_text
+from assistant.dedup import words_of
 from assistant.errors import AssistantError, InputError
 from assistant.plugins import registry
 from assistant.readers import FORMATS, ReadOptions, read_file
@@ -868,3 +870,13 @@ def test_escaped_markup_is_decoded_exactly_once(text, once):
 def test_clean_text_repairs_unicode_after_dropping_zero_width_and_odd_spaces(text):
     once = clean_text(text)
     assert clean_text(once) == once and unicodedata.is_normalized("NFC", once)
+
+
+# -- duplicate keys ----------------------------------------------------------------------
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=120), messy_text, st.text(alphabet="aZ_1 ,.-—’é\u00a0ﬁ٣\t\n", max_size=40)))
+def test_duplicate_words_are_the_regex_words_of_the_folded_text(text):
+    """`words_of` splits by str methods for speed; it must give exactly the regex's words."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    assert words_of(text) == re.findall(r"\w+", folded)

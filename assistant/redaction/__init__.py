@@ -24,7 +24,6 @@ from .patterns import PiiPattern, digits_of
 __all__ = ["PiiPattern", "Redactor", "ConversationRedaction", "Found"]
 
 Found = tuple[int, int, str]  # start, end, type
-_DIGIT = re.compile(r"\d")
 _DIGIT_RUN = re.compile(r"\d(?:[ .()/-]{0,2}\d)*")
 _NOT_DIGITS = str.maketrans("", "", " .()/-")
 
@@ -56,7 +55,7 @@ class Redactor:
     def find(self, text: str) -> list[Found]:
         # Cheap facts about the text decide which patterns can match at all: on a million
         # messages, not running a regex is what makes redaction fast.
-        longest = max(map(_digit_count, _DIGIT_RUN.findall(text)), default=0) if _DIGIT.search(text) else 0
+        longest = max(map(_digit_count, _DIGIT_RUN.findall(text)), default=0)
         lowered = None
         candidates = []
         for min_digits, substring, keywords, pattern in self._tests:
