@@ -45,6 +45,7 @@ class Curator:
             self.redactor = Redactor([*patterns, *profile_patterns(profile)], keep=profile.redaction.keep)
         self.deduplicate = deduplicate
         self.exact, self.near = ExactIndex(), NearDuplicateIndex()
+        self.sign_off = profile.sign_off.strip()
         self.messages_cleaned = 0
         self.duplicates = Counter()
 
@@ -94,13 +95,17 @@ class Curator:
 
     def near_duplicates(self, examples: list[list[dict]]) -> list[bool]:
         """For each example (in order): is its final exchange a near twin of an earlier
-        example's? A flagged one is counted here; the caller rejects it."""
+        example's? A flagged one is counted here; the caller rejects it. The brand's
+        sign-off is left out: every reply shares it, so it would make any two look alike."""
         if not self.deduplicate:
             return [False] * len(examples)
         texts = []
         for messages in examples:
             last_user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
-            texts.append(f"{last_user}\n{messages[-1]['content']}")
+            reply = messages[-1]["content"]
+            if self.sign_off and reply.endswith(self.sign_off):
+                reply = reply[: -len(self.sign_off)]
+            texts.append(f"{last_user}\n{reply}")
         flags = self.near.seen_before_many(texts)
         self.duplicates["near"] += sum(flags)
         return flags

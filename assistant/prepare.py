@@ -28,6 +28,7 @@ import yaml
 from .atomic import staged_directory
 from .brand import load_profile, resolve_profile_path
 from .curation import Curator, message_list
+from .jsonl import dumps_line
 from .pairs import Example, PairStats, is_validation, profile_pairs, record_group
 from .readers import ReadOptions, iter_input_files, read_file
 from .records import Rejected, SourceRef
@@ -69,7 +70,7 @@ class Writer:
         split = "validation" if is_validation(fitted.group, self.settings.validation_fraction, self.settings.seed) else "train"
         if fitted.group.startswith("profile:"):
             split = "train"  # curated profile replies always teach
-        self.outputs[split].write(json.dumps(fitted.to_json(), ensure_ascii=False) + "\n")
+        self.outputs[split].write(dumps_line(fitted.to_json()))
         self.lengths.lengths[split].append(tokens)
         return True
 

@@ -17,9 +17,10 @@ content:  what was rejected, already cleaned and redacted like the training data
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from typing import IO, Any
+
+from .jsonl import dumps_line
 
 KINDS = ("record", "conversation", "turn", "example")
 REJECTS_FILE = "rejects.jsonl"
@@ -40,7 +41,7 @@ class RejectsLog:
             line = {"source": str(source), "kind": kind, "reason": reason, **detail}
             if content is not None:
                 line["content"] = content
-            self.pending.append((getattr(source, "line", 0), json.dumps(line, ensure_ascii=False) + "\n"))
+            self.pending.append((getattr(source, "line", 0), dumps_line(line)))
 
     def flush(self) -> None:
         """Write the held lines in file order (the sort is stable: ties keep their order)."""

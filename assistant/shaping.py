@@ -114,16 +114,26 @@ class PieceCounter:
         return [len(e.ids) for e in self.backend.encode_batch_fast(texts, add_special_tokens=False)]
 
     def _count(self, text: str) -> int:
-        if "  " not in text and text.isprintable():
-            # Single spaces are the only whitespace, so every space starts a piece and no
-            # piece spans one: the count is the first word's plus each " word"'s, and whole
-            # space-separated words repeat even more than pieces do.
-            words = text.split(" ")
-            try:
-                return self.heads[words[0]] + sum(map(self.tails.__getitem__, words[1:]))
-            except KeyError:
-                return self._count_words(words)
+        if text.isprintable():
+            return self._count_line(text)
+        if "\n" in text and "\n\n" not in text and " \n" not in text and "\n " not in text:
+            # A newline between two non-spaces is a piece of its own, so lines count apart.
+            lines = text.split("\n")
+            if all(map(str.isprintable, lines)):
+                return sum(map(self._count_line, lines)) + (len(lines) - 1) * self._count_pieces("\n")
         return self._count_pieces(text)
+
+    def _count_line(self, text: str) -> int:
+        if "  " in text:
+            return self._count_pieces(text)
+        # Single spaces are the only whitespace, so every space starts a piece and no
+        # piece spans one: the count is the first word's plus each " word"'s, and whole
+        # space-separated words repeat even more than pieces do.
+        words = text.split(" ")
+        try:
+            return self.heads[words[0]] + sum(map(self.tails.__getitem__, words[1:]))
+        except KeyError:
+            return self._count_words(words)
 
     def _count_words(self, words: list[str]) -> int:
         if len(self.heads) + len(self.tails) >= self.MAX_PIECES:

@@ -196,7 +196,8 @@ def test_piece_counter_equals_the_tokenizer_on_any_text(tokenizer):
     counter = PieceCounter(backend)
     texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=60) | st.text(
         alphabet="ab c—“”’é€\n\t\u00a0\u2003😀1٣'", max_size=40) | st.lists(
-        st.text(alphabet="abZ'’1٣é.,!—😀", max_size=6), max_size=8).map(" ".join)  # the single-space path
+        st.text(alphabet="abZ'’1٣é.,!—😀", max_size=6), max_size=8).map(" ".join) | st.lists(  # single spaces
+        st.text(alphabet="abZ'’1٣é.,!—😀 ", max_size=12), max_size=4).map("\n".join)  # and single newlines
 
     @settings(max_examples=300, deadline=None)
     @given(texts)
