@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
+from .wordtrie import literal_trie
+
 # Tags that show a message was exported as HTML. Only these count: "<3", "a < b" and
 # "<jane@example.com>" are text, and a generic tag pattern would eat them.
 HTML_TAG = re.compile(
@@ -134,10 +136,13 @@ BUILTIN_BOILERPLATE: dict[str, str] = {
                   r"|\bplease rate (?:this|your|our) (?:chat|conversation|service)\b",
 }  # fmt: skip
 BOILERPLATE_MAX_WORDS = 40  # a long reply that mentions a transfer is still a real reply
-# Every built-in pattern contains one of these words: texts without any skip the regexes.
-BOILERPLATE_WORDS = ("transfer", "chatting", "connected", "speaking", "joined", "left the", "with you", "busy",
-                     "wait time", "queue", "automated", "reply", "office", "ended", "closed", "timed out",
-                     "expired", "rate ")
+# Every built-in pattern contains one of these strings (in lower case): texts without any
+# skip the regexes. Each is as specific as its pattern allows ("not reply to this", not
+# "reply"), since agents' real replies say "reply" and "office" all the time.
+BOILERPLATE_WORDS = ("transfer", "now chatting", "now connected", "now speaking", "joined the", "left the",
+                     "will be with you", "busy", "wait time is", "queue", "automated", "autoreply", "auto-reply",
+                     "office", "not reply to this", "ended", "closed", "timed out", "expired", "please rate")
+_ANY_BOILERPLATE_WORD = literal_trie(BOILERPLATE_WORDS)
 
 
 @dataclass
@@ -158,7 +163,6 @@ class Boilerplate:
         """The name of the canned-turn pattern `text` matches, or None for a real turn."""
         if len(text) > BOILERPLATE_MAX_WORDS * 12 or len(text.split()) > BOILERPLATE_MAX_WORDS:
             return None
-        lowered = text.lower()
-        if not self.profile_patterns and not any(word in lowered for word in BOILERPLATE_WORDS):
+        if not self.profile_patterns and not _ANY_BOILERPLATE_WORD.search(text.casefold()):
             return None
         return next((name for name, rx in self.patterns.items() if rx.search(text)), None)

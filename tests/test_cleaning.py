@@ -1,8 +1,10 @@
 """Cleaning message text and spotting canned agent turns."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from assistant.cleaning import Boilerplate, clean_text
+from assistant.cleaning import BOILERPLATE_WORDS, BUILTIN_BOILERPLATE, Boilerplate, clean_text
 
 
 @pytest.mark.parametrize("raw, clean", [
@@ -43,3 +45,17 @@ def test_profile_boilerplate_patterns():
     boilerplate = Boilerplate.build([r"^Ticket #\d+ created\.?$"])
     assert boilerplate.kind("Ticket #4411 created.") == "profile pattern 1"
     assert boilerplate.kind("Your ticket is open.") is None
+
+
+@pytest.mark.parametrize("name", list(BUILTIN_BOILERPLATE))
+def test_every_text_a_canned_turn_pattern_matches_has_one_of_the_prefilter_words(name):
+    """The word prefilter may only skip texts the patterns would not match anyway."""
+    pattern = Boilerplate.build().patterns[name]
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.from_regex(pattern))
+    def check(text):
+        assert pattern.search(text)
+        assert any(word in text.casefold() for word in BOILERPLATE_WORDS), repr(text)
+
+    check()

@@ -19,6 +19,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
+from ..wordtrie import literal_trie
 from .patterns import PiiPattern, digits_of
 
 __all__ = ["PiiPattern", "Redactor", "ConversationRedaction", "Found"]
@@ -51,19 +52,24 @@ class Redactor:
              p.needs if p.needs in ("@", "://") else "", p.keywords, p)
             for p in self.patterns
         ]
+        keywords = {word for p in self.patterns for word in p.keywords}
+        # One scan tells whether any pattern's keyword is in the text (mostly none is).
+        self._any_keyword = literal_trie(keywords) if keywords else None
 
     def find(self, text: str) -> list[Found]:
         # Cheap facts about the text decide which patterns can match at all: on a million
         # messages, not running a regex is what makes redaction fast.
         longest = max(map(_digit_count, _DIGIT_RUN.findall(text)), default=0)
-        lowered = None
+        lowered, keyword_found = None, None
         candidates = []
         for min_digits, substring, keywords, pattern in self._tests:
             if longest < min_digits or (substring and substring not in text):
                 continue
             if keywords:
-                lowered = lowered if lowered is not None else text.lower()
-                if not any(word in lowered for word in keywords):
+                if keyword_found is None:
+                    lowered = text.lower()
+                    keyword_found = self._any_keyword.search(lowered) is not None
+                if not keyword_found or not any(word in lowered for word in keywords):
                     continue
             for start, end in pattern.spans(text):
                 candidates.append((pattern.priority, start - end, start, end, pattern.type))
