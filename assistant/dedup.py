@@ -73,13 +73,24 @@ def words_of(text: str) -> list[str]:
     return WORD.findall(folded)
 
 
+# The same for bytes: ASCII text is split as bytes, several times faster than as str.
+_ASCII_NON_WORD_BYTES = bytes(32 if i < 128 and not (chr(i).isalnum() or chr(i) == "_") else i for i in range(256))
+
+
+def word_bytes(text: str) -> list[bytes]:
+    """`words_of(text)`, each word UTF-8 encoded: what the duplicate indexes hash."""
+    if text.isascii():
+        return text.encode("ascii").lower().translate(_ASCII_NON_WORD_BYTES).split()
+    return [word.encode("utf-8", "surrogatepass") for word in words_of(text)]
+
+
 def normalise(text: str) -> str:
     """Text as compared for exact duplicates: `words_of` joined by single spaces."""
     return " ".join(words_of(text))
 
 
-def digest64(text: str) -> int:
-    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "big")
+def digest64(data: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
 
 
 class ExactIndex:
@@ -94,7 +105,7 @@ class ExactIndex:
         (and this one is remembered)."""
         if not self.files or self.files[-1] != path:
             self.files.append(path)
-        key = digest64(normalise(key_text))
+        key = digest64(b" ".join(word_bytes(key_text)))  # normalise(key_text), encoded
         packed = self.first_seen.get(key)
         if packed is not None:
             return f"{self.files[packed >> 32]}:{packed & 0xFFFFFFFF}"
@@ -116,9 +127,9 @@ class NearDuplicateIndex:
         self.band_offset = np.arange(BANDS, dtype=np.uint64) * np.uint64(BLOOM_WORDS)
         self.bit_shifts = np.arange(BLOOM_HASHES, dtype=np.uint64) * np.uint64(6)
         self.inserted = 0
-        self.word_cache: dict[str, int] = {}
+        self.word_cache: dict[bytes, int] = {}
 
-    def word_ids(self, words: list[str]) -> list[int]:
+    def word_ids(self, words: list[bytes]) -> list[int]:
         """Each word's CRC-32, remembered for the most common words (a fixed hash, unlike
         Python's per-process `hash`, so the same input always gives the same result)."""
         ids = list(map(self.word_cache.get, words))
@@ -127,7 +138,7 @@ class NearDuplicateIndex:
                 self.word_cache.clear()
             for i, word in enumerate(words):
                 if ids[i] is None:
-                    ids[i] = self.word_cache[word] = zlib.crc32(word.encode("utf-8", "surrogatepass"))
+                    ids[i] = self.word_cache[word] = zlib.crc32(word)
         return ids
 
     def signatures(self, texts: list[str]) -> np.ndarray:
@@ -135,7 +146,7 @@ class NearDuplicateIndex:
         in one vectorised pass (numpy's per-call cost dominates for single short texts)."""
         ids, counts = [], []
         for text in texts:
-            words = self.word_ids(words_of(text) or [""])
+            words = self.word_ids(word_bytes(text) or [b""])
             ids += words
             counts.append(len(words))
         word_ids, counts = np.array(ids, dtype=np.uint64), np.array(counts)

@@ -31,7 +31,7 @@ from hypothesis import HealthCheck, assume, event, example, given, settings
 from hypothesis import strategies as st
 
 from assistant.cleaning import HTML_ENTITY, HTML_TAG, clean_text
-from assistant.dedup import words_of
+from assistant.dedup import word_bytes, words_of
 from assistant.jsonl import dumps_line
 from assistant.errors import AssistantError, InputError
 from assistant.plugins import registry
@@ -876,11 +876,12 @@ def test_clean_text_repairs_unicode_after_dropping_zero_width_and_odd_spaces(tex
 # -- duplicate keys ----------------------------------------------------------------------
 
 @settings(max_examples=300, deadline=None)
-@given(st.one_of(st.text(max_size=120), messy_text, st.text(alphabet="aZ_1 ,.-—’é\u00a0ﬁ٣\t\n", max_size=40)))
+@given(st.one_of(st.text(max_size=120), messy_text, st.text(alphabet="aZ_1 ,.-—’é\u00a0ﬁ٣\t\n\x1c\x1f", max_size=40)))
 def test_duplicate_words_are_the_regex_words_of_the_folded_text(text):
     """`words_of` splits by str methods for speed; it must give exactly the regex's words."""
     folded = unicodedata.normalize("NFKC", text).casefold()
     assert words_of(text) == re.findall(r"\w+", folded)
+    assert word_bytes(text) == [word.encode() for word in words_of(text)]
 
 
 # -- JSON lines out ----------------------------------------------------------------------
