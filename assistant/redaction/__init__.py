@@ -27,11 +27,17 @@ __all__ = ["PiiPattern", "Redactor", "ConversationRedaction", "Found"]
 Found = tuple[int, int, str]  # start, end, type
 _DIGIT_RUN = re.compile(r"\d(?:[ .()/-]{0,2}\d)*")
 _NOT_DIGITS = str.maketrans("", "", " .()/-")
+_NUMERIC_TYPES = {"PHONE", "CARD", "SSN"}
 
 
 def _digit_count(run: str) -> int:
     return len(run.translate(_NOT_DIGITS))
-_NUMERIC_TYPES = {"PHONE", "CARD", "SSN"}
+
+
+def longest_digit_run(text: str) -> int:
+    """The digits in the longest run of digits split only by up to two of " .()/-"
+    ("+44 (20) 7946-0958" has 12)."""
+    return max(map(_digit_count, _DIGIT_RUN.findall(text)), default=0)
 
 
 class Redactor:
@@ -46,31 +52,44 @@ class Redactor:
         self.keep = {value.strip().lower() for value in keep if value.strip()}
         self.keep_digits = {digits_of(value) for value in keep if len(digits_of(value)) >= 7}
         self.counts: Counter = Counter()
-        # Each pattern's pre-test, parsed once: (minimum digit run, required substring, keywords).
+        # Each pattern's pre-test, parsed once: (minimum digit run, required substring, pattern).
         self._tests = [
             (int(p.needs[6:]) if p.needs.startswith("digits") else (1 if p.needs == "digit" else 0),
-             p.needs if p.needs in ("@", "://") else "", p.keywords, p)
+             p.needs if p.needs in ("@", "://") else "", p)
             for p in self.patterns
         ]
+        self._most_digits = max((digits for digits, _, _ in self._tests), default=0)
+        self._candidates: dict[tuple[int, bool, bool], list[PiiPattern]] = {}
         keywords = {word for p in self.patterns for word in p.keywords}
         # One scan tells whether any pattern's keyword is in the text (mostly none is).
         self._any_keyword = literal_trie(keywords) if keywords else None
 
+    def _patterns_for(self, text: str) -> list[PiiPattern]:
+        """The patterns whose `needs` the text meets, looked up by the few facts they test."""
+        facts = (min(longest_digit_run(text), self._most_digits), "@" in text, "://" in text)
+        patterns = self._candidates.get(facts)
+        if patterns is None:
+            digits, at, scheme = facts
+            patterns = self._candidates[facts] = [
+                pattern for min_digits, substring, pattern in self._tests
+                if digits >= min_digits and (not substring or (at if substring == "@" else scheme))
+            ]
+        return patterns
+
     def find(self, text: str) -> list[Found]:
         # Cheap facts about the text decide which patterns can match at all: on a million
         # messages, not running a regex is what makes redaction fast.
-        longest = max(map(_digit_count, _DIGIT_RUN.findall(text)), default=0)
         lowered, keyword_found = None, None
         candidates = []
-        for min_digits, substring, keywords, pattern in self._tests:
-            if longest < min_digits or (substring and substring not in text):
-                continue
-            if keywords:
+        for pattern in self._patterns_for(text):
+            if pattern.keywords:
                 if keyword_found is None:
                     lowered = text.lower()
                     keyword_found = self._any_keyword.search(lowered) is not None
-                if not keyword_found or not any(word in lowered for word in keywords):
+                if not keyword_found or not any(word in lowered for word in pattern.keywords):
                     continue
+            if pattern.prefilter is not None and not pattern.prefilter.search(text):
+                continue
             for start, end in pattern.spans(text):
                 candidates.append((pattern.priority, start - end, start, end, pattern.type))
         if not candidates:

@@ -56,7 +56,8 @@ _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 IPV4 = PiiPattern(
     "ip", "IP",
     re.compile(rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\w]|\.\d)"),
-    check=check_ip, needs="digits4", anchor=_IPV4_START, priority=70, description="IPv4 addresses",
+    check=check_ip, needs="digits4", anchor=_IPV4_START, prefilter=re.compile(r"\.\d{1,3}\.\d{1,3}\.\d"),
+    priority=70, description="IPv4 addresses",
 )
 IPV6 = PiiPattern(
     "ipv6", "IP",
