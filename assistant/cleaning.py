@@ -74,7 +74,30 @@ class _TextExtractor(HTMLParser):
             self.parts.append(data)
 
 
+# A bare tag without attributes: `<p>`, `</b>`. When every "<" in a text opens one of these
+# (the common case in chat exports), stripping is a split, at a tenth of HTMLParser's cost.
+_BARE_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)>")
+_FAST_TAGS = KNOWN_TAGS - HIDDEN_TAGS
+
+
+def _strip_bare_tags(text: str) -> str | None:
+    """`strip_html(text)` when the text's only markup is bare known tags, else None."""
+    parts = _BARE_TAG.split(text)  # data, "/" or "", name, data, ...
+    if len(parts) // 3 != text.count("<"):
+        return None  # some "<" is not a bare tag: HTMLParser decides what it is
+    out = [html.unescape(parts[0])]
+    for i in range(1, len(parts), 3):
+        name = parts[i + 1].lower()
+        if name not in _FAST_TAGS:
+            return None
+        out += ["\n" if name in BLOCK_TAGS else "", html.unescape(parts[i + 2])]
+    return "".join(out)
+
+
 def strip_html(text: str) -> str:
+    fast = _strip_bare_tags(text)
+    if fast is not None:
+        return fast
     parser = _TextExtractor()
     parser.feed(text)
     parser.close()

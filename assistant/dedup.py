@@ -215,10 +215,13 @@ class NearDuplicateIndex:
         masks = np.bitwise_or.reduce(np.uint64(1) << bits, axis=2)
         # Against the texts before this batch: one vectorised lookup.
         seen = ((self.bloom[words] & masks) == masks).any(axis=1).tolist()
-        # Against earlier texts of this batch: their band keys, exactly.
+        # Against earlier texts of this batch: the same band hash. Only texts that share one
+        # with another text of the batch can be affected (few): those are checked in order.
+        _, inverse, counts = np.unique(band_hash, return_inverse=True, return_counts=True)
+        shared = (counts[inverse.reshape(-1)] > 1).reshape(len(texts), BANDS).any(axis=1)
         batch_keys: set = set()
-        for i, keys in enumerate(zip(words.tolist(), masks.tolist())):
-            band_keys = set(zip(*keys))
+        for i in np.flatnonzero(shared).tolist():
+            band_keys = set(band_hash[i].tolist())
             if not seen[i] and not band_keys.isdisjoint(batch_keys):
                 seen[i] = True
             if not seen[i]:

@@ -103,6 +103,7 @@ class PieceCounter:
         self.tails: dict[str, int] = {}  # a later word -> tokens of " " + word
         self.checked = 0
         self.enabled = True
+        self.newline = len(backend.encode("\n", add_special_tokens=False).ids) if backend is not None else 0
 
     @staticmethod
     def applies(backend) -> bool:
@@ -120,7 +121,7 @@ class PieceCounter:
             # A newline between two non-spaces is a piece of its own, so lines count apart.
             lines = text.split("\n")
             if all(map(str.isprintable, lines)):
-                return sum(map(self._count_line, lines)) + (len(lines) - 1) * self._count_pieces("\n")
+                return sum(map(self._count_line, lines)) + (len(lines) - 1) * self.newline
         return self._count_pieces(text)
 
     def _count_line(self, text: str) -> int:

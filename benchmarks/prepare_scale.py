@@ -151,6 +151,7 @@ def stage_costs(messages: int = 20_000) -> dict[str, float]:
     from assistant.brand import load_profile
     from assistant.cleaning import clean_text
     from assistant.curation import Curator, message_list
+    from assistant.jsonl import dumps_line
     from assistant.pairs import PairStats, record_group
     from assistant.prepare import BATCH_RECORDS
     from assistant.plugins import registry
@@ -187,7 +188,7 @@ def stage_costs(messages: int = 20_000) -> dict[str, float]:
         timed("near duplicates (MinHash, LSH)", lambda: [curator.near_duplicates(b) for b in batches])
         counter = TokenCounter(load_tokenizer(resolve_base_model(None)))
         timed("token counts", lambda: [(counter.prime(b), [counter.count(e.messages) for e in b]) for b in examples])
-        timed("JSON out", lambda: [json.dumps(e.to_json(), ensure_ascii=False) for b in examples for e in b])
+        timed("JSON out", lambda: [dumps_line(e.to_json()) for b in examples for e in b])
     return costs
 
 

@@ -900,3 +900,21 @@ def test_fast_json_lines_read_back_as_written(value):
     line = dumps_line(value)
     assert line.endswith("\n") and "\n" not in line[:-1]
     assert json.loads(line) == value
+
+
+HTML_FRAGMENTS = ["<p>", "</p>", "<P>", "<br>", "</br>", "<b>", "</b>", "<span>", "<li>", "<div>", "</div>", "<em>",
+                  "<x>", "<script>", "</style>", "<br/>", "<a href='x'>", "<!-- c -->", "<", ">", "&", "&amp;",
+                  "&amp", "&lt;", "&#39;", "&#x1F600;", "&nbsp;", "&bogus;", "am", "p;", "a", " ", "\n", "é"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(HTML_FRAGMENTS) | st.text(max_size=4), max_size=12).map("".join))
+def test_bare_tag_fast_path_strips_html_like_the_parser(text):
+    from assistant.cleaning import _strip_bare_tags, _TextExtractor
+
+    fast = _strip_bare_tags(text)
+    assume(fast is not None)
+    parser = _TextExtractor()
+    parser.feed(text)
+    parser.close()
+    assert fast == "".join(parser.parts)

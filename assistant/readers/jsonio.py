@@ -131,6 +131,6 @@ def iter_json_records(path: Path, expected: str, recover=None) -> Iterator[tuple
 
 def check_text(path: Path, line: int, value: str, what: str) -> str:
     """Stripped string, rejecting lone surrogates (they would break UTF-8 output later)."""
-    if _SURROGATE.search(value):
+    if not value.isascii() and _SURROGATE.search(value):
         raise InputError(path, line, f"{what} contains an invalid \\u escape (unpaired surrogate)")
     return value.strip()
