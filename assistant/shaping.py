@@ -57,10 +57,15 @@ class TokenCounter:
             return None
 
     def _sum(self, messages: list[dict], cost: dict[str, int]) -> int:
-        missing = [m["content"] for m in messages if m["content"] not in self.cache]
-        if missing:
-            self.cache.update(zip(missing, self._encode(missing)))
-        return sum(self.cache[m["content"]] + cost[m["role"]] for m in messages)
+        cache, total = self.cache, 0
+        try:
+            for m in messages:  # the common case: every message counted by prime()
+                total += cache[m["content"]] + cost[m["role"]]
+            return total
+        except KeyError:
+            missing = [m["content"] for m in messages if m["content"] not in cache]
+            cache.update(zip(missing, self._encode(missing)))
+            return sum(cache[m["content"]] + cost[m["role"]] for m in messages)
 
     def count(self, messages: list[dict]) -> int:
         if self.role_cost is None:

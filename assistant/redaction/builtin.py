@@ -66,7 +66,7 @@ IPV6 = PiiPattern(
         r"|(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){1,7}(?::|(?::[0-9A-Fa-f]{1,4}){1,7}|[0-9A-Fa-f]{1,4})(?![\w:])"
         r"|(?<![\w:])::(?:[0-9A-Fa-f]{1,4}:){0,6}[0-9A-Fa-f]{1,4}(?![\w:])"
     ),
-    check=check_ip, keywords=(":",), priority=69, description="IPv6 addresses",
+    check=check_ip, prefilter=re.compile(r":[0-9A-Fa-f]{0,4}:"), priority=69, description="IPv6 addresses",
 )
 
 PHONE = PiiPattern(
