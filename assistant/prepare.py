@@ -62,14 +62,21 @@ class Writer:
 
     def __init__(self, settings: PrepareSettings, outputs: dict, lengths: LengthTracker, stats: PairStats):
         self.settings, self.outputs, self.lengths, self.stats = settings, outputs, lengths, stats
+        self._last_group, self._last_split = None, "train"
+
+    def split_of(self, group: str) -> str:
+        """The example's split; curated profile replies always teach."""
+        if group != self._last_group:  # a record's examples come one after another: hash once
+            validation = is_validation(group, self.settings.validation_fraction, self.settings.seed)
+            self._last_group = group
+            self._last_split = "validation" if validation and not group.startswith("profile:") else "train"
+        return self._last_split
 
     def __call__(self, example: Example) -> bool:
         fitted, tokens = self.lengths.fit(example, self.stats)
         if fitted is None:
             return False
-        split = "validation" if is_validation(fitted.group, self.settings.validation_fraction, self.settings.seed) else "train"
-        if fitted.group.startswith("profile:"):
-            split = "train"  # curated profile replies always teach
+        split = self.split_of(fitted.group)
         self.outputs[split].write(dumps_line(fitted.to_json()))
         self.lengths.lengths[split].append(tokens)
         return True

@@ -36,7 +36,8 @@ class RejectsLog:
     def add(self, kind: str, reason: str, source: Any, content: Any = None, **detail) -> None:
         """Count one rejected item and write its line; `detail` adds fields (duplicate_of)."""
         self.counts[kind][reason] += 1
-        self.first_at.setdefault((kind, reason), str(source))
+        if (kind, reason) not in self.first_at:
+            self.first_at[(kind, reason)] = str(source)
         if self.handle is not None:
             line = {"source": str(source), "kind": kind, "reason": reason, **detail}
             if content is not None:
