@@ -73,7 +73,7 @@ class Curator:
                 if kind:
                     self.rejects.add("turn", f"canned agent turn ({kind})", record.source, text)
                 else:
-                    messages.append(Message(message.role, text))
+                    messages.append(message if text == message.content else Message(message.role, text))
             record = Conversation(record.id, messages, record.source, record.metadata)
         else:
             question, answer = (redact(self.clean(t)) for t in (record.question, record.answer))

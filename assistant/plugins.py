@@ -101,6 +101,8 @@ def allowed_plugins() -> set[str] | None:
 def call_hook(impl, hook: str, **kwargs):
     """Call one plugin's implementation; its failure names the plugin and the hook."""
     try:
+        if impl.argnames == tuple(kwargs):  # it takes every argument, as most do: no filtering
+            return impl.function(**kwargs)
         return impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
     except AssistantError:
         raise

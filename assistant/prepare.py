@@ -147,7 +147,7 @@ def read_one_file(path: Path, options: ReadOptions, shaper: PairShaper, curator:
         record = curator.record(item)
         if record is not None:
             pending.append(list(shaper.examples(shaper.pairs(record), record.source, record_group(record),
-                                                message_list(record))))
+                                                lambda: message_list(record))))
         if len(pending) >= BATCH_RECORDS:
             counts["pairs"] += write_batch(pending, shaper, curator, write)
     counts["pairs"] += write_batch(pending, shaper, curator, write)

@@ -77,7 +77,9 @@ class TokenCounter:
         one call (a call costs far more than the few texts in it). System prompts stay."""
         system = {m["content"]: self.cache.get(m["content"]) for e in examples for m in e.messages[:1]}
         self.cache = {text: n for text, n in system.items() if n is not None}
-        texts = list(dict.fromkeys(m["content"] for e in examples for m in e.messages))
+        # An example's context is earlier examples' last exchanges: the system prompt and each
+        # example's last two messages cover the record (count() adds anything they miss).
+        texts = list(dict.fromkeys(m["content"] for e in examples for m in e.messages[-2:]))
         missing = [text for text in texts if text not in self.cache]
         if missing and self.role_cost is not None:
             self.cache.update(zip(missing, self._encode(missing)))
@@ -251,11 +253,13 @@ class PairShaper:
             ) from None
 
     def examples(self, items, source: SourceRef, group: str, record_content=None):
-        """`record_content` (the record's messages) goes to the rejects file when the
-        formatter skips the whole conversation."""
+        """`record_content` (the record's messages, or a function that returns them) goes
+        to the rejects file when the formatter skips the whole conversation."""
         for item in items:
             shaped = item if isinstance(item, Skip) else shape_example(item, self.profile, source, group)
-            content = record_content if isinstance(shaped, Skip) and shaped.scope == "conversation" else None
+            content = None
+            if isinstance(shaped, Skip) and shaped.scope == "conversation":
+                content = record_content() if callable(record_content) else record_content
             if not isinstance(shaped, Skip):
                 reason = self.registry.filter_reason(shaped.messages, self.profile, self.domain)
                 content = shaped.messages
