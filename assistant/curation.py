@@ -83,13 +83,15 @@ class Curator:
         return record
 
     def _exact_duplicate(self, record) -> bool:
-        messages = message_list(record)
-        key = "\n".join(f"{m['role']}: {m['content']}" for m in messages)
+        if isinstance(record, Conversation):
+            key = "\n".join(f"{m.role}: {m.content}" for m in record.messages)
+        else:
+            key = f"user: {record.question}\nassistant: {record.answer}"
         first = self.exact.seen_before(key, record.source.path, record.source.line)
         if first is None:
             return False
         self.duplicates["exact"] += 1
-        self.rejects.add("conversation", "exact duplicate of an earlier record", record.source, messages,
+        self.rejects.add("conversation", "exact duplicate of an earlier record", record.source, message_list(record),
                          duplicate_of=first)
         return True
 
