@@ -111,6 +111,7 @@ class PieceCounter:
         self.checked = 0
         self.enabled = True
         self.newline = len(backend.encode("\n", add_special_tokens=False).ids) if backend is not None else 0
+        self.digits_apart = backend is not None and self._digits_are_apart()
 
     @staticmethod
     def applies(backend) -> bool:
@@ -167,8 +168,30 @@ class PieceCounter:
             self.cache.clear()
         for piece in pieces:
             if piece not in self.cache:
-                self.cache[piece] = len(self.backend.encode(piece, add_special_tokens=False).ids)
+                self.cache[piece] = self._piece_tokens(piece)
         return sum(map(self.cache.__getitem__, pieces))
+
+    def _piece_tokens(self, piece: str) -> int:
+        digits = piece[1:] if piece[:1] == " " else piece
+        if self.digits_apart and len(digits) > 1 and digits.isascii() and digits.isdigit():
+            # Order numbers, amounts and dates are new pieces all the time; with no
+            # multi-digit tokens, each digit after the first is a token of its own.
+            if digits is piece:
+                return len(digits)
+            first = " " + digits[0]
+            if first not in self.cache:
+                self.cache[first] = self._piece_tokens(first)
+            return self.cache[first] + len(digits) - 1
+        return len(self.backend.encode(piece, add_special_tokens=False).ids)
+
+    def _digits_are_apart(self) -> bool:
+        """True if no token holds two digits (with or without the leading-space mark Ġ):
+        then BPE never merges digits, and a run of n digits is n tokens."""
+        for token in self.backend.get_vocab():
+            rest = token[1:] if token[:1] == "Ġ" else token
+            if len(rest) >= 2 and rest.isascii() and rest.isdigit():
+                return False
+        return True
 
     def count_many(self, texts: list[str]) -> list[int]:
         if not self.enabled:
