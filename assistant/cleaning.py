@@ -19,8 +19,6 @@ import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
-from .wordtrie import literal_trie
-
 # Tags that show a message was exported as HTML. Only these count: "<3", "a < b" and
 # "<jane@example.com>" are text, and a generic tag pattern would eat them.
 HTML_TAG = re.compile(
@@ -165,7 +163,6 @@ BOILERPLATE_MAX_WORDS = 40  # a long reply that mentions a transfer is still a r
 BOILERPLATE_WORDS = ("transfer", "now chatting", "now connected", "now speaking", "joined the", "left the",
                      "will be with you", "busy", "wait time is", "queue", "automated", "autoreply", "auto-reply",
                      "office", "not reply to this", "ended", "closed", "timed out", "expired", "please rate")
-_ANY_BOILERPLATE_WORD = literal_trie(BOILERPLATE_WORDS)
 
 
 @dataclass
@@ -186,6 +183,8 @@ class Boilerplate:
         """The name of the canned-turn pattern `text` matches, or None for a real turn."""
         if len(text) > BOILERPLATE_MAX_WORDS * 12 or len(text.split()) > BOILERPLATE_MAX_WORDS:
             return None
-        if not self.profile_patterns and not _ANY_BOILERPLATE_WORD.search(text.casefold()):
-            return None
+        if not self.profile_patterns:
+            folded = text.casefold()
+            if not any(map(folded.__contains__, BOILERPLATE_WORDS)):  # faster than a trie for these 20
+                return None
         return next((name for name, rx in self.patterns.items() if rx.search(text)), None)
