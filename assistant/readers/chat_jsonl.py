@@ -19,6 +19,7 @@ from .options import ReadOptions
 from .text import show
 from .speakers import SHAREGPT_SPEAKERS, build_speaker_map, resolve, unknown_speaker
 
+_ROLES = frozenset(ROLES)
 EXPECTED_CHAT = 'JSON objects like {"messages": [{"role": "user", "content": "..."}, ...]}'
 EXPECTED_SHAREGPT = 'JSON objects like {"conversations": [{"from": "human", "value": "..."}, ...]}'
 EXPECTED_FAQ = 'JSON objects like {"question": "...", "answer": "..."}'
@@ -76,6 +77,10 @@ def chat_conversation(path: Path, line: int, value: Any) -> Conversation:
     record = _require_object(path, line, value, EXPECTED_CHAT)
     messages = []
     for index, msg in enumerate(_message_list(path, line, record, "messages"), start=1):
+        if type(msg) is dict and type(role := msg.get("role")) is str and role in _ROLES:
+            if type(content := msg.get("content")) is str:  # the common case, checked in one go
+                messages.append(Message(role, check_text(path, line, content, f"message {index} 'content'")))
+                continue
         role = _field(path, line, msg, index, ("role",))
         content = _field(path, line, msg, index, ("content",))
         if not isinstance(role, str) or role.strip().lower() not in ROLES:

@@ -62,10 +62,13 @@ class PiiPattern:
                 end = match.end()
                 yield match
 
+    def __post_init__(self):
+        # The groups that hold the value, looked up once: spans() runs on most messages.
+        object.__setattr__(self, "_value_groups", tuple(g for g in self.regex.groupindex if g.startswith("value")))
+
     def spans(self, text: str):
-        value_groups = [g for g in self.regex.groupindex if g.startswith("value")]
         for match in self.matches(text):
-            group = next((g for g in value_groups if match.group(g) is not None), 0)
+            group = next((g for g in self._value_groups if match.group(g) is not None), 0)
             span = match.span(group)
             if self.check is not None:
                 span = self.check(text, match)
