@@ -130,7 +130,7 @@ def prepare(settings: PrepareSettings) -> dict:
     return report
 
 
-BATCH_RECORDS = 64  # near-duplicate hashing is vectorised over this many records' pairs
+BATCH_RECORDS = 256  # near-duplicate hashing is vectorised over this many records' pairs
 
 
 def read_one_file(path: Path, options: ReadOptions, shaper: PairShaper, curator: Curator, write: Writer) -> dict:
