@@ -138,14 +138,16 @@ class NearDuplicateIndex:
     def word_ids(self, words: list[bytes]) -> list[int]:
         """Each word's CRC-32, remembered for the most common words (a fixed hash, unlike
         Python's per-process `hash`, so the same input always gives the same result)."""
-        ids = list(map(self.word_cache.get, words))
-        if None in ids:
-            if len(self.word_cache) > WORD_CACHE_SIZE:
-                self.word_cache.clear()
-            for i, word in enumerate(words):
-                if ids[i] is None:
-                    ids[i] = self.word_cache[word] = zlib.crc32(word)
-        return ids
+        cache = self.word_cache
+        try:
+            return list(map(cache.__getitem__, words))  # the common case: all seen before
+        except KeyError:
+            if len(cache) > WORD_CACHE_SIZE:
+                cache.clear()
+            for word in words:
+                if word not in cache:
+                    cache[word] = zlib.crc32(word)
+            return list(map(cache.__getitem__, words))
 
     def signatures(self, texts: list[str]) -> np.ndarray:
         """MinHash signatures (len(texts), NUM_PERM) of the texts' word bigrams, computed

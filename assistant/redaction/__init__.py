@@ -37,7 +37,12 @@ def _digit_count(run: str) -> int:
 def longest_digit_run(text: str) -> int:
     """The digits in the longest run of digits split only by up to two of " .()/-"
     ("+44 (20) 7946-0958" has 12)."""
-    return max(map(_digit_count, _DIGIT_RUN.findall(text)), default=0)
+    runs = _DIGIT_RUN.findall(text)
+    if not runs:
+        return 0
+    if "".join(runs).isdigit():  # mostly: plain numbers, nothing between their digits
+        return max(map(len, runs))
+    return max(map(_digit_count, runs))
 
 
 class Redactor:
