@@ -3,8 +3,8 @@
 One JSON line per rejected item, in input order (prepare works in small batches of records;
 lines are held per batch and written sorted by their line in the file):
 
-    {"source": "logs/chats.jsonl:17", "kind": "record", "reason": "invalid JSON (...)",
-     "content": "{\"messages\": [..."}
+    {"source":"logs/chats.jsonl:17","kind":"record","reason":"invalid JSON (...)",
+     "content":"{\"messages\": [..."}
 
 kind:     "record" (could not be read), "conversation" (a whole record kept out: empty,
           one-sided, exact duplicate), "turn" (one agent turn: canned boilerplate, or an
