@@ -124,7 +124,6 @@ def _plain(text: str) -> bool:
             and "\n\n\n" not in text and text == text.strip() and text.replace("\n", "").isprintable())
 
 
-
 def clean_text(text: str) -> str:
     """The message as it should be trained on (see the module docstring). Markup goes
     first, then the characters that would hide mojibake from ftfy (controls, odd spaces,

@@ -110,8 +110,8 @@ class PieceCounter:
         self.tails: dict[str, int] = {}  # a later word -> tokens of " " + word
         self.checked = 0
         self.enabled = True
-        self.newline = len(backend.encode("\n", add_special_tokens=False).ids) if backend is not None else 0
-        self.digits_apart = backend is not None and self._digits_are_apart()
+        self.newline = len(backend.encode("\n", add_special_tokens=False).ids)
+        self.digits_apart = self._digits_are_apart()
 
     @staticmethod
     def applies(backend) -> bool:
@@ -275,14 +275,14 @@ class PairShaper:
                 f"{type(exc).__name__}: {exc}"
             ) from None
 
-    def examples(self, items, source: SourceRef, group: str, record_content=None):
-        """`record_content` (the record's messages, or a function that returns them) goes
-        to the rejects file when the formatter skips the whole conversation."""
+    def examples(self, items, source: SourceRef, group: str, record_content=lambda: None):
+        """`record_content()` (the record's messages, built only when needed) goes to the
+        rejects file when the formatter skips the whole conversation."""
         for item in items:
             shaped = item if isinstance(item, Skip) else shape_example(item, self.profile, source, group)
             content = None
             if isinstance(shaped, Skip) and shaped.scope == "conversation":
-                content = record_content() if callable(record_content) else record_content
+                content = record_content()
             if not isinstance(shaped, Skip):
                 reason = self.registry.filter_reason(shaped.messages, self.profile, self.domain)
                 content = shaped.messages

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 
 
-def literal_trie(words: Iterable[str], flags: int = 0) -> re.Pattern:
+def literal_trie(words: Iterable[str]) -> re.Pattern:
     """A compiled regex matching any of `words` (as plain strings) anywhere in a text."""
     trie: dict = {}
     for word in words:
@@ -27,7 +27,7 @@ def literal_trie(words: Iterable[str], flags: int = 0) -> re.Pattern:
         node[""] = {}  # a word ends here
     if not trie:
         raise ValueError("literal_trie: no words")
-    return re.compile(_alternatives(trie), flags)
+    return re.compile(_alternatives(trie))
 
 
 def _alternatives(node: dict) -> str:

@@ -188,7 +188,8 @@ def stage_costs(messages: int = 20_000) -> dict[str, float]:
                         lambda: [curator.record(r) for r in records])
         shaper = PairShaper("default", 6, profile, stats)
         examples = timed("pairs, brand shaping, plugin filters", lambda: [
-            list(shaper.examples(shaper.pairs(r), r.source, record_group(r), message_list(r))) for r in curated if r])
+            list(shaper.examples(shaper.pairs(r), r.source, record_group(r), lambda: message_list(r)))
+            for r in curated if r])
         batches = [[e.messages for b in examples[i:i + BATCH_RECORDS] for e in b]
                    for i in range(0, len(examples), BATCH_RECORDS)]
         timed("near duplicates (MinHash, LSH)", lambda: [curator.near_duplicates(b) for b in batches])
