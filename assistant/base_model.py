@@ -160,15 +160,18 @@ def load_tokenizer(model_path: str):
     return tokenizer
 
 
-def load_model(model_path: str, dtype=None):
-    """A plain causal LM. bf16 where the CPU/GPU supports it, else float32."""
+def load_model(model_path: str, dtype=None, attention: str | None = None):
+    """A plain causal LM. bf16 where the CPU/GPU supports it, else float32; `attention`
+    names the kernel (transformers' default, SDPA, when None)."""
     import torch
     from transformers import AutoModelForCausalLM
 
     from .device import default_dtype
 
     try:
-        return AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype or default_dtype())
+        return AutoModelForCausalLM.from_pretrained(
+            model_path, dtype=dtype or default_dtype(), attn_implementation=attention
+        )
     except OSError as exc:
         raise AssistantError(f"{model_path}: cannot load model ({str(exc).splitlines()[0]})") from None
     except torch.OutOfMemoryError:

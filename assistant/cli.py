@@ -143,14 +143,18 @@ def train(data, out, config_path, resume, overwrite, **overrides):
     """Train a LoRA adapter on prepared data into a run directory."""
     quiet_libraries()
     from .config import load_train_config
+    from .training import process_state
     from .training import train as run_training
 
     config = load_train_config(config_path, overrides)
     summary = run_training(data, out, config, resume=resume, overwrite=overwrite)
+    if not process_state().is_main_process:
+        return
     best = summary["best_eval_loss"]
     click.echo(
         f"Trained {summary['steps']} steps ({summary['epochs']} epochs) in {summary['train_runtime_s']} s, "
-        f"{summary['tokens_per_second']} tokens/s; "
+        f"{summary['tokens_per_second']} tokens/s"
+        + (f" over {summary['processes']} processes; " if summary["processes"] > 1 else "; ")
         + (f"best validation loss {best:.4f}. " if best is not None else "")
         + f"Run saved in {out}/"
     )

@@ -36,6 +36,9 @@ class TrainConfig(BaseModel):
     seed: int = 42
     precision: Literal["auto", "bf16", "fp32"] = "auto"
     group_by_length: bool = Field(True, description="Batch examples of similar length to cut padding.")
+    padding_free: bool = Field(False, description="Flatten each batch into one sequence, examples kept apart by position ids (fastest with flash attention on a GPU).")
+    attention: Literal["auto", "eager", "sdpa", "flash_attention_2"] = Field(
+        "auto", description="Attention kernel; auto picks the fastest measured for the device and example lengths.")
     logging_steps: int = Field(5, ge=1)
     threads: int | None = Field(None, ge=1, description="CPU threads for torch; default all cores.")
 

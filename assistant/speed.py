@@ -61,20 +61,21 @@ def probe(base_path: str, examples: list[list[dict]]) -> float:
     import contextlib
 
     import torch
-    from transformers import DataCollatorForSeq2Seq
 
     from .base_model import load_tokenizer
     from .config import TrainConfig
-    from .training import lora_model, tokenize_pairs, use_bf16
+    from .reply_trainer import reply_loss_sum
+    from .training import attention_for, batch_collator, lora_model, tokenize_pairs, use_bf16
 
     config = TrainConfig()
     tokenizer = load_tokenizer(base_path)
     needed = PROBE_BATCH * (PROBE_STEPS + 1)
     rows = tokenize_pairs((examples * needed)[:needed], tokenizer, config.max_seq_len, "probe")
-    model = lora_model(base_path, config)
+    attention = attention_for(config, max(len(row["input_ids"]) for row in rows))
+    model = lora_model(base_path, config, attention)
     model.train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate)
-    collator = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100, pad_to_multiple_of=8)
+    collator = batch_collator(tokenizer, config, attention)
     device_type = "cuda" if torch.cuda.is_available() else "cpu"
     model.to(device_type)
     tokens, started = 0, 0.0
@@ -85,8 +86,8 @@ def probe(base_path: str, examples: list[list[dict]]) -> float:
         autocast = (torch.autocast(device_type, dtype=torch.bfloat16) if use_bf16(config)
                     else contextlib.nullcontext())
         with autocast:
-            loss = model(**batch).loss
-        loss.backward()
+            loss_sum, n_trained, _ = reply_loss_sum(model, batch)
+        (loss_sum / n_trained).backward()
         optimizer.step()
         optimizer.zero_grad()
         if step >= 1:
