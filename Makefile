@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 RUNS   ?= runs
 
-.PHONY: setup demo test test-fast clean
+.PHONY: setup demo test test-fast bench clean
 
 setup: $(VENV)/.installed
 
@@ -33,6 +33,15 @@ test: setup
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"
+
+# Training, start-up, generation and memory figures on this machine, written to BENCHMARKS.md
+# (about 10 minutes on 2 CPU cores). TRL is installed for the comparison only.
+bench: setup $(VENV)/.bench-installed
+	$(BIN)/python benchmarks/speed.py --write-benchmarks
+
+$(VENV)/.bench-installed: pyproject.toml
+	$(BIN)/pip install --quiet -e ".[bench]"
+	touch $@
 
 clean:
 	rm -rf $(RUNS) $(VENV)

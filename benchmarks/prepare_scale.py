@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import shutil
 import subprocess
@@ -31,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from report import REPO, machine, write_section
 SECTION = "## prepare at scale"
 
 PRODUCTS = ["grinder", "espresso machine", "subscription", "gift card", "kettle", "bag of beans", "mug set",
@@ -210,18 +209,6 @@ def format_row(row: dict) -> str:
             f"| {row['wall_s']:.1f} s | {row['peak_rss_mb']:.0f} MB |")
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores visible, Python {platform.python_version()}"
-
-
 def section(rows: list[dict], costs: dict[str, float]) -> str:
     first, last = rows[0], rows[-1]
     scale = last["messages"] / first["messages"]
@@ -247,16 +234,6 @@ def section(rows: list[dict], costs: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
-def write_benchmarks(text: str) -> None:
-    path = REPO / "BENCHMARKS.md"
-    current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    if SECTION in current:
-        start = current.index(SECTION)
-        end = current.find("\n## ", start + len(SECTION))
-        current = current[:start] + current[end + 1:] if end != -1 else current[:start]
-    path.write_text(current.rstrip("\n") + "\n\n" + text, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
@@ -269,7 +246,7 @@ def main() -> None:
     print()
     print(text)
     if args.write_benchmarks:
-        write_benchmarks(text)
+        write_section(SECTION, text)
 
 
 if __name__ == "__main__":

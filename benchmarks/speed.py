@@ -1,0 +1,197 @@
+"""Training, start-up, generation and memory figures on this machine, in one run: `make bench`.
+
+1. training throughput of `assistant train` on the demo data, one epoch, against TRL's
+   SFTTrainer with its defaults on the same base model, data, LoRA settings, batch size
+   and steps (benchmarks/train_runs.py, each in its own process);
+2. model FLOPs utilisation: model FLOPs (formula in train_runs.model_flops) per second
+   over the bf16 matmul peak measured here, in this run;
+3. padding waste: padding's share of the tokens computed, for random-order batches
+   (TRL's default and ours before length grouping) and for ours;
+4. cold start: process start to first generated token, on a fresh $ASSISTANT_HOME (the
+   GGUF model is converted) and with the cached model;
+5. generation: tokens/s and time to first token at a 200-token prompt, base and tuned;
+6. memory: peak RSS of training, and of the app serving base and tuned side by side
+   against one plain model (benchmarks/app_memory.py's cases).
+
+    python benchmarks/speed.py [--write-benchmarks] [--skip-trl]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from report import REPO, machine, write_section
+
+SECTION = "## Training, start-up and generation speed"
+HERE = Path(__file__).resolve().parent
+PROMPT_TOKENS, NEW_TOKENS = 200, 64
+
+
+def matmul_peak(dtype_name: str) -> float:
+    """Best GFLOP/s of square and training-shaped matmuls in this dtype, all threads."""
+    import torch
+
+    dtype = getattr(torch, dtype_name)
+    best = 0.0
+    for m, k, n in ((2048, 2048, 2048), (4096, 4096, 4096), (1024, 576, 1536), (1024, 1536, 576)):
+        a, b = torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
+        for _ in range(2):
+            a @ b
+        for _ in range(5):
+            started = time.perf_counter()
+            a @ b
+            best = max(best, 2 * m * k * n / (time.perf_counter() - started) / 1e9)
+    return best
+
+
+def prepare_demo(out: Path) -> Path:
+    subprocess.run([str(Path(sys.executable).parent / "assistant"), "prepare", str(REPO / "demo" / "data"),
+                    "--profile", "acme_coffee", "--formatter", "support", "--out", str(out), "--no-card"],
+                   check=True, capture_output=True)
+    (out / "validation.jsonl").write_text("")  # time training alone, without validation passes
+    return out
+
+
+def train_run(which: str, data: Path, run: Path, steps: int) -> dict:
+    done = subprocess.run([sys.executable, str(HERE / "train_runs.py"), which, str(data), str(run), str(steps)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{which} training failed:\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["tokens_per_s"] = result["tokens"] / result["runtime_s"]
+    result["epoch_s"] = result["runtime_s"] / max(result["epochs"], 1e-9)
+    return result
+
+
+COLD_START = """
+import time, torch
+from assistant.generation import ChatModel
+chat = ChatModel.from_base(None, "You are Acme Coffee's assistant.")
+ids = torch.tensor([chat.prompt_ids([{"role": "user", "content": "Do you sell oat milk?"}], 1)])
+chat.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=1, do_sample=False)
+print("FIRST TOKEN", flush=True)
+"""
+
+
+def cold_start(home: Path) -> float:
+    """Seconds from starting `python` to its first generated token (the reading of the
+    child's output line is the clock's stop)."""
+    env = {**os.environ, "ASSISTANT_HOME": str(home)}
+    started = time.perf_counter()
+    child = subprocess.Popen([sys.executable, "-c", COLD_START], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                             text=True, env=env)
+    for line in child.stdout:
+        if line.startswith("FIRST TOKEN"):
+            elapsed = time.perf_counter() - started
+            child.wait()
+            return elapsed
+    raise SystemExit("cold start: the child process produced no token")
+
+
+GENERATION = """
+import json, time, torch
+from peft import PeftModel
+from assistant.base_model import load_model, load_tokenizer, resolve_base_model
+from assistant.generation import ChatModel
+base = resolve_base_model(None)
+tokenizer = load_tokenizer(base)
+chat = ChatModel(PeftModel.from_pretrained(load_model(base), ADAPTER), tokenizer, "", has_adapter=True)
+text = open(TEXT).read()
+prompt = torch.tensor([tokenizer(text, add_special_tokens=False)["input_ids"][:PROMPT]])
+def timed(new_tokens):
+    started = time.perf_counter()
+    chat.model.generate(input_ids=prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=new_tokens,
+                        min_new_tokens=new_tokens, do_sample=False)
+    return time.perf_counter() - started
+modes = {"base": lambda: chat.adapter(False), "tuned": lambda: chat.adapter(True),
+         "tuned, unmerged adapter (mixed batches)": lambda: torch.inference_mode()}
+results = {name: {"ttft": [], "tps": []} for name in modes}
+with torch.inference_mode():
+    for _ in range(ROUNDS):  # interleaved, so machine noise falls on every mode alike
+        for name, mode in modes.items():
+            with chat.lock, mode():
+                timed(2)  # warm-up of this mode
+                results[name]["ttft"].append(timed(1))
+                results[name]["tps"].append(NEW / timed(NEW))
+print(json.dumps(results))
+"""
+
+
+def generation(adapter: Path, rounds: int = 3) -> dict:
+    code = (f"ADAPTER, TEXT, PROMPT, NEW, ROUNDS = {str(adapter)!r}, {str(REPO / 'README.md')!r}, "
+            f"{PROMPT_TOKENS}, {NEW_TOKENS}, {rounds}\n{GENERATION}")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"generation benchmark failed:\n{done.stderr[-3000:]}")
+    raw = json.loads(done.stdout.strip().splitlines()[-1])
+    return {name: {"ttft_s": statistics.median(r["ttft"]), "tokens_per_s": statistics.median(r["tps"]),
+                   "all_tps": r["tps"]} for name, r in raw.items()}
+
+
+def app_memory(run: Path) -> dict:
+    sys.path.insert(0, str(HERE))
+    from app_memory import CASES, peak_rss_mib
+
+    return {name: peak_rss_mib(code, str(run)) for name, code in CASES.items()}
+
+
+def measure(skip_trl: bool) -> dict:
+    import torch
+
+    work = Path(tempfile.mkdtemp(prefix="assistant-bench-"))
+    try:
+        figures = {"threads": torch.get_num_threads(), "torch": torch.__version__}
+        figures["peak_bf16"] = matmul_peak("bfloat16")
+        figures["peak_fp32"] = matmul_peak("float32")
+        print(f"matmul peak: bf16 {figures['peak_bf16']:.0f} GFLOP/s, fp32 {figures['peak_fp32']:.0f}", flush=True)
+        data = prepare_demo(work / "data")
+        examples = sum(1 for _ in open(data / "train.jsonl"))
+        steps = math.ceil(examples / 8)  # one epoch at the demo's batch size
+        figures["ours"] = train_run("ours", data, work / "ours", steps)
+        print("ours:", json.dumps(figures["ours"]), flush=True)
+        if not skip_trl:
+            figures["trl"] = train_run("trl", data, work / "trl", steps)
+            print("trl:", json.dumps(figures["trl"]), flush=True)
+        figures["cold_first"] = cold_start(work / "fresh-home")
+        figures["cold_later"] = [cold_start(work / "fresh-home") for _ in range(3)]
+        print("cold start:", figures["cold_first"], figures["cold_later"], flush=True)
+        figures["generation"] = generation(work / "ours" / "adapter")
+        print("generation:", json.dumps(figures["generation"]), flush=True)
+        figures["memory"] = app_memory(work / "ours")
+        print("memory:", json.dumps(figures["memory"]), flush=True)
+        figures["examples"], figures["steps"] = examples, steps
+        return figures
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def section(f: dict) -> str:
+    from speed_table import render
+
+    return render(SECTION, f, machine(), time.strftime("%Y-%m-%d"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--write-benchmarks", action="store_true", help="replace this section of BENCHMARKS.md")
+    parser.add_argument("--skip-trl", action="store_true", help="leave out the TRL comparison (no trl installed)")
+    args = parser.parse_args()
+    text = section(measure(args.skip_trl))
+    print()
+    print(text)
+    if args.write_benchmarks:
+        write_section(SECTION, text)
+
+
+if __name__ == "__main__":
+    main()
