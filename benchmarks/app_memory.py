@@ -33,7 +33,7 @@ list(stream_pair(chat, (h, h), (False, True), GenerationSettings(max_new_tokens=
     "naive": """
 from assistant.generation import ChatModel, GenerationSettings
 tuned = ChatModel.from_run(RUN)
-tuned.model = tuned.model.merge_and_unload()
+tuned.model, tuned.has_adapter = tuned.model.merge_and_unload(), False
 base = ChatModel.from_run(RUN)
 h = [{"role": "user", "content": "Do you have oat milk?"}]
 tuned.reply(h, GenerationSettings(max_new_tokens=40)); base.reply(h, GenerationSettings(max_new_tokens=40), tuned=False)
