@@ -18,7 +18,7 @@ def training_rows(f: dict) -> list[str]:
         r = f[key]
         mfu = r["flops"] / r["runtime_s"] / (f["peak_bf16"] * 1e9)
         rows.append(f"| {label} | {r['tokens_per_s']:.0f} | {r['epoch_s']:.0f} s | {r['steps']} | {r['tokens']:,} "
-                    f"| {r['padding_share']:.1%} | {r['flops'] / 1e12:.1f} | {mfu:.0%} | {r['peak_rss_mb']:.0f} MB |")
+                    f"| {r['padding_share']:.1%} | {r['flops'] / 1e12:.1f} | {mfu:.1%} | {r['peak_rss_mb']:.0f} MB |")
     return rows
 
 
@@ -35,7 +35,7 @@ def training_notes(f: dict) -> list[str]:
                      f"{'on' if trl['bf16'] else 'off'} (its defaults), random-order padded batches, and logits "
                      "and loss at every position.")
     notes += [
-        f"- MFU of `assistant train`: **{mfu:.0%}** of the bf16 matmul peak measured in this run "
+        f"- MFU of `assistant train`: **{mfu:.1%}** of the bf16 matmul peak measured in this run "
         f"({f['peak_bf16']:.0f} GFLOP/s; fp32 {f['peak_fp32']:.0f}) (target at least 50%: {verdict(mfu >= 0.5)}). "
         f"Attention kernel: {ours['attention']}.",
         "- Model FLOPs per epoch, from the examples' lengths: 4·N_frozen per token (forward 2N, backward to "
@@ -60,7 +60,7 @@ def start_and_generation(f: dict) -> list[str]:
         f"- first ever (fresh `$ASSISTANT_HOME`: the GGUF file is dequantized and cached): {f['cold_first']:.1f} s",
         f"- later starts (cached model): {statistics.median(later):.1f} s median of "
         f"{', '.join(f'{s:.1f}' for s in later)} s (target at most 3 s: {verdict(statistics.median(later) <= 3)})",
-        "", f"Generation at a 200-token prompt, 64 new tokens, greedy, batch 1 (median of interleaved rounds):", "",
+        "", "Generation at a 200-token prompt, 64 new tokens, greedy, batch 1 (median of interleaved rounds):", "",
         "| model | time to first token | tokens/s | vs base |", "|---|---|---|---|",
     ]
     for name, r in gen.items():
