@@ -71,7 +71,7 @@ def probe(base_path: str, examples: list[list[dict]]) -> float:
     tokenizer = load_tokenizer(base_path)
     needed = PROBE_BATCH * (PROBE_STEPS + 1)
     rows = tokenize_pairs((examples * needed)[:needed], tokenizer, config.max_seq_len, "probe")
-    attention = attention_for(config, max(len(row["input_ids"]) for row in rows))
+    attention = attention_for(config, rows)
     model = lora_model(base_path, config, attention)
     model.train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate)

@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from report import REPO, machine, write_section
+from report import REPO, machine, publish
 SECTION = "## prepare at scale"
 
 PRODUCTS = ["grinder", "espresso machine", "subscription", "gift card", "kettle", "bag of beans", "mug set",
@@ -243,10 +243,7 @@ def main() -> None:
     print(HEADER)
     rows = measure(args.sizes, args.repeat)
     text = section(rows, stage_costs())
-    print()
-    print(text)
-    if args.write_benchmarks:
-        write_section(SECTION, text)
+    publish(SECTION, text, args.write_benchmarks)
 
 
 if __name__ == "__main__":

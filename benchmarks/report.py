@@ -31,3 +31,11 @@ def write_section(heading: str, text: str) -> None:
         end = current.find("\n## ", start + len(heading))
         current = current[:start] + current[end + 1:] if end != -1 else current[:start]
     path.write_text(current.rstrip("\n") + "\n\n" + text, encoding="utf-8")
+
+
+def publish(heading: str, text: str, write: bool) -> None:
+    """Print a benchmark's section, and with `write` put it into BENCHMARKS.md."""
+    print()
+    print(text)
+    if write:
+        write_section(heading, text)

@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from report import REPO, machine, write_section
+from report import REPO, machine, publish
 
 SECTION = "## Training, start-up and generation speed"
 HERE = Path(__file__).resolve().parent
@@ -187,10 +187,7 @@ def main() -> None:
     parser.add_argument("--skip-trl", action="store_true", help="leave out the TRL comparison (no trl installed)")
     args = parser.parse_args()
     text = section(measure(args.skip_trl))
-    print()
-    print(text)
-    if args.write_benchmarks:
-        write_section(SECTION, text)
+    publish(SECTION, text, args.write_benchmarks)
 
 
 if __name__ == "__main__":

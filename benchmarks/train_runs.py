@@ -101,7 +101,7 @@ def batch_figures(data_dir: Path, run_dir: Path, config) -> dict:
     base = resolve_base_model(None)
     tokenizer = load_tokenizer(base)
     rows = load_dataset_split(data_dir, "train.jsonl", tokenizer, config)
-    model = lora_model(base, config, attention_for(config, max(len(r["input_ids"]) for r in rows)))
+    model = lora_model(base, config, attention_for(config, rows))
     trainer = build_trainer(model, tokenizer, rows, [], config, RunDir(run_dir / "batches"))
     figures = {"padding_share": padding_share(trainer.get_train_dataloader())}
     trainer.args.train_sampling_strategy = "random"

@@ -127,9 +127,12 @@ def test_loss_is_normalised_like_the_trainers_own(tiny_model_dir, tokenizer, row
 def test_attention_choice(monkeypatch):
     import assistant.training as training
 
+    def rows(longest):
+        return [{"input_ids": [0] * 10}, {"input_ids": [0] * longest}]
+
     monkeypatch.setattr(training, "_cuda_available", lambda: False)
-    assert attention_for(TrainConfig(), longest_example=300) == "eager"
-    assert attention_for(TrainConfig(), longest_example=1000) == "sdpa"
-    assert attention_for(TrainConfig(attention="sdpa"), longest_example=10) == "sdpa"
+    assert attention_for(TrainConfig(), rows(300)) == "eager"
+    assert attention_for(TrainConfig(), rows(1000)) == "sdpa"
+    assert attention_for(TrainConfig(attention="sdpa"), rows(10)) == "sdpa"
     monkeypatch.setattr(training, "_cuda_available", lambda: True)
-    assert attention_for(TrainConfig(), longest_example=10) in ("sdpa", "flash_attention_2")
+    assert attention_for(TrainConfig(), rows(10)) in ("sdpa", "flash_attention_2")
