@@ -128,7 +128,10 @@ def exports(demo_run, tmp_path_factory):
 def test_gguf_export_answers_like_base_plus_adapter(exports):
     agreement = exports["gguf"].agreement
     print("\ngguf f16:", agreement.summary())
-    assert agreement.replies_identical == agreement.probes
+    # f16 storage moves logits by a few hundredths, enough to flip a greedy near-tie (after
+    # which the reply goes its own way): a differing reply must part at such a tie
+    assert agreement.unexplained_divergences == 0
+    assert agreement.replies_identical >= agreement.probes - 1
     assert agreement.top1_agreement >= 0.99
     assert {"Modelfile", "run-f16.gguf"} <= set(exports["gguf"].files)
 

@@ -227,3 +227,16 @@ def test_gguf_export_refuses_a_non_llama_base():
 
     with pytest.raises(AssistantError, match="Llama-family"):
         check_supported(GPT2Config())
+
+
+def test_a_reply_that_parts_at_a_near_tie_is_rounding_and_one_beyond_it_is_not():
+    from assistant.export.verify import divergence_is_rounding
+
+    reference, candidate = [1, 2, 3, 4], [1, 2, 3, 5]  # part at index 3, decided by row 2
+    ref_logits = torch.zeros(4, 8)
+    ref_logits[2, 4], ref_logits[2, 5] = 1.00, 0.96  # base+adapter preferred 4 by 0.04
+    moved_0_03 = torch.full((4, 8), 0.03)
+    moved_0_01 = torch.full((4, 8), 0.01)
+    assert divergence_is_rounding(reference, candidate, ref_logits, moved_0_03)  # 0.04 <= 2 * 0.03
+    assert not divergence_is_rounding(reference, candidate, ref_logits, moved_0_01)  # 0.04 > 2 * 0.01
+    assert divergence_is_rounding([1, 2, 3], [1, 2, 3, 4], ref_logits, moved_0_01)  # no token differs
