@@ -12,19 +12,32 @@ def verdict(ok: bool) -> str:
 def training_rows(f: dict) -> list[str]:
     rows = ["| trainer | tokens/s | wall time per epoch | steps | trained tokens | padding share | "
             "model TFLOP | MFU (bf16 peak) | peak RSS |", "|---|---|---|---|---|---|---|---|---|"]
-    for key, label in (("ours", "`assistant train`"), ("trl", "TRL `SFTTrainer`, defaults")):
+    for key, label in (("ours", "`assistant train`"), ("trl", "TRL `SFTTrainer`, defaults"),
+                       ("compiled_first", "`assistant train --compile`, first run (compiles)"),
+                       ("compiled", "`assistant train --compile`, later runs (compile cache warm)")):
         if key not in f:
             continue
         r = f[key]
-        mfu = r["flops"] / r["runtime_s"] / (f["peak_bf16"] * 1e9)
         rows.append(f"| {label} | {r['tokens_per_s']:.0f} | {r['epoch_s']:.0f} s | {r['steps']} | {r['tokens']:,} "
-                    f"| {r['padding_share']:.1%} | {r['flops'] / 1e12:.1f} | {mfu:.1%} | {r['peak_rss_mb']:.0f} MB |")
+                    f"| {r['padding_share']:.1%} | {r['flops'] / 1e12:.1f} | {mfu(f, key):.1%} | {r['peak_rss_mb']:.0f} MB |")
     return rows
+
+
+def mfu(f: dict, key: str) -> float:
+    return f[key]["flops"] / f[key]["runtime_s"] / (f["peak_bf16"] * 1e9)
+
+
+def payback(f: dict, compile_cost: float) -> str:
+    saved_per_step = (f["ours"]["runtime_s"] - f["compiled"]["runtime_s"]) / f["steps"]
+    if saved_per_step <= 0:
+        return "; here it saved nothing"
+    return (f"; it saves {saved_per_step:.2f} s a step, so a first compiled run gains from about "
+            f"{compile_cost / saved_per_step:.0f} steps on, which is why `compile` is off by default")
 
 
 def training_notes(f: dict) -> list[str]:
     ours = f["ours"]
-    mfu = ours["flops"] / ours["runtime_s"] / (f["peak_bf16"] * 1e9)
+    default_mfu, compiled_mfu = mfu(f, "ours"), mfu(f, "compiled")
     notes = []
     if "trl" in f:
         trl = f["trl"]
@@ -34,9 +47,15 @@ def training_notes(f: dict) -> list[str]:
                      f"with gradient checkpointing {'on' if trl['gradient_checkpointing'] else 'off'} and bf16 "
                      f"{'on' if trl['bf16'] else 'off'} (its defaults), random-order padded batches, and logits "
                      "and loss at every position.")
+    compile_cost = f["compiled_first"]["runtime_s"] - f["compiled"]["runtime_s"]
     notes += [
-        f"- MFU of `assistant train`: **{mfu:.1%}** of the bf16 matmul peak measured in this run "
-        f"({f['peak_bf16']:.0f} GFLOP/s; fp32 {f['peak_fp32']:.0f}) (target at least 50%: {verdict(mfu >= 0.5)}). "
+        f"- MFU against the bf16 matmul peak measured in this run, the best of measurements before and after "
+        f"the training runs ({f['peak_bf16']:.0f} GFLOP/s; fp32 "
+        f"{f['peak_fp32']:.0f}), target at least 50%: `assistant train` **{default_mfu:.1%}** "
+        f"({verdict(default_mfu >= 0.5)}); with `--compile` (`compile: true`) **{compiled_mfu:.1%}** "
+        f"({verdict(compiled_mfu >= 0.5)}), {f['compiled']['tokens_per_s'] / ours['tokens_per_s']:.2f}x the "
+        f"default's tokens/s. The first compiled run on a machine spends about {compile_cost:.0f} s more compiling "
+        f"(cached on disk after; the later run still includes loading the cached kernels){payback(f, compile_cost)}. "
         f"Attention kernel: {ours['attention']}.",
         "- Model FLOPs per epoch, from the examples' lengths: 4·N_frozen per token (forward 2N, backward to "
         "the activations 2N; frozen weights need no weight gradient) + 6·N_lora per token + 4·d·V per logit "
@@ -60,6 +79,9 @@ def start_and_generation(f: dict) -> list[str]:
         f"- first ever (fresh `$ASSISTANT_HOME`: the GGUF file is dequantized and cached): {f['cold_first']:.1f} s",
         f"- later starts (cached model): {statistics.median(later):.1f} s median of "
         f"{', '.join(f'{s:.1f}' for s in later)} s (target at most 3 s: {verdict(statistics.median(later) <= 3)})",
+        f"- of which the libraries' import alone (`python -c \"import torch; from transformers import "
+        f"LlamaForCausalLM, AutoTokenizer\"`, no model loaded): {statistics.median(f['import_floor']):.1f} s median "
+        f"of {', '.join(f'{s:.1f}' for s in f['import_floor'])} s",
         "", "Generation at a 200-token prompt, 64 new tokens, greedy, batch 1 (median of interleaved rounds):", "",
         "| model | time to first token | tokens/s | vs base |", "|---|---|---|---|",
     ]

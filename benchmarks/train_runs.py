@@ -1,9 +1,11 @@
 """One training run for benchmarks/speed.py, in its own process (its peak memory is its own).
 
-    python benchmarks/train_runs.py ours DATA_DIR RUN_DIR STEPS
-    python benchmarks/train_runs.py trl  DATA_DIR RUN_DIR STEPS
+    python benchmarks/train_runs.py ours          DATA_DIR RUN_DIR STEPS
+    python benchmarks/train_runs.py ours-compiled DATA_DIR RUN_DIR STEPS
+    python benchmarks/train_runs.py trl           DATA_DIR RUN_DIR STEPS
 
-`ours` is `assistant train` with the demo settings (demo/train.yaml); `trl` is TRL's
+`ours` is `assistant train` with the demo settings (demo/train.yaml), `ours-compiled` the
+same with `compile: true`; `trl` is TRL's
 SFTTrainer with its defaults on the same base model, data, LoRA settings, batch size and
 number of steps. Both count trained tokens the same way (non-padding input tokens, the
 Trainer's own counter). Prints one JSON line: tokens, runtime, padding share of the
@@ -71,12 +73,12 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_ours(data_dir: Path, run_dir: Path, steps: int) -> dict:
+def run_ours(data_dir: Path, run_dir: Path, steps: int, compile_layers: bool = False) -> dict:
     """`assistant train` itself (the engine's `train`), after measuring its batches."""
     from assistant.config import TrainConfig
     from assistant.training import train
 
-    config = TrainConfig(**{**DEMO_SETTINGS, "max_steps": steps})
+    config = TrainConfig(**{**DEMO_SETTINGS, "max_steps": steps, "compile": compile_layers})
     figures = batch_figures(data_dir, run_dir, config)
     summary = train(data_dir, run_dir, config, overwrite=True)
     return {
@@ -154,7 +156,8 @@ def run_trl(data_dir: Path, run_dir: Path, steps: int) -> dict:
 
 def main() -> None:
     which, data_dir, run_dir, steps = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
-    result = (run_ours if which == "ours" else run_trl)(data_dir, run_dir, steps)
+    runs = {"ours": run_ours, "ours-compiled": lambda *a: run_ours(*a, compile_layers=True), "trl": run_trl}
+    result = runs[which](data_dir, run_dir, steps)
     print(json.dumps(result))
 
 

@@ -136,3 +136,19 @@ def test_attention_choice(monkeypatch):
     assert attention_for(TrainConfig(attention="sdpa"), rows(10)) == "sdpa"
     monkeypatch.setattr(training, "_cuda_available", lambda: True)
     assert attention_for(TrainConfig(), rows(10)) in ("sdpa", "flash_attention_2")
+
+
+def test_compiled_layers_compute_the_plain_loss_and_gradient(tiny_model_dir, tokenizer, rows):
+    """compile: true (torch.compile of each decoder layer, dynamic shapes) gives the loss and
+    LoRA gradient of the plain model, at two batch lengths without a recompile error."""
+    from assistant.training import compile_decoder_layers
+
+    plain, compiled = tiny(tiny_model_dir, "eager"), tiny(tiny_model_dir, "eager")
+    compile_decoder_layers(compiled)
+    layers = [m for m in compiled.modules() if getattr(m, "_compiled_call_impl", None) is not None]
+    assert [type(m).__name__ for m in layers] == ["LlamaDecoderLayer"] * 2
+    for batch_rows in (rows, rows[:1]):
+        batch = collate(tokenizer, batch_rows, padding_free=False)
+        want, got = plain(**batch).loss, compiled(**batch).loss
+        assert torch.allclose(got, want, rtol=1e-5)
+        assert relative_difference(lora_gradient(compiled, got), lora_gradient(plain, want)) < 1e-5

@@ -72,6 +72,24 @@ def test_same_seed_gives_the_same_adapter(prepared, tiny_model_dir, tmp_path):
     assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
 
 
+def test_a_compiled_run_trains_and_saves_like_a_plain_one(prepared, tiny_model_dir, tmp_path):
+    """compile: true through the whole run (training and validation passes): the same
+    adapter parameter names, and the same first-step loss. (Exact per-batch equality of
+    loss and gradients is tests/test_batching.py's; after a few Adam steps fp32 reordering
+    differences grow to about 1%, as between any two kernels.)"""
+    from safetensors.torch import load_file
+
+    first_losses = {}
+    for name, compile_layers in (("plain", False), ("compiled", True)):
+        train(prepared, tmp_path / name, tiny_config(tiny_model_dir, precision="fp32", compile=compile_layers))
+        metrics = [json.loads(line) for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
+        first_losses[name] = next(m["loss"] for m in metrics if "loss" in m)
+    plain = load_file(tmp_path / "plain" / "adapter" / "adapter_model.safetensors")
+    compiled = load_file(tmp_path / "compiled" / "adapter" / "adapter_model.safetensors")
+    assert plain.keys() == compiled.keys()
+    assert first_losses["compiled"] == pytest.approx(first_losses["plain"], rel=1e-5)
+
+
 def test_bad_prepared_data_is_a_one_line_error(tmp_path, tiny_model_dir):
     (tmp_path / "train.jsonl").write_text('{"messages": [{"role": "user", "content": "x"}]}\n')
     (tmp_path / "validation.jsonl").write_text("")
