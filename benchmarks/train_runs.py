@@ -23,6 +23,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_SETTINGS = yaml.safe_load((REPO / "demo" / "train.yaml").read_text())
+STEADY_FROM = 10  # steps; the steady-state rate leaves out the first ones
 
 
 def padding_share(dataloader) -> float:
@@ -69,6 +70,16 @@ def model_flops(model, rows: list[dict], logits_at: str) -> float:
     return flops
 
 
+def steady_tokens_per_s(logs: list[dict], from_step: int = STEADY_FROM) -> float | None:
+    """Trained tokens per second between the first log at or after `from_step` and the
+    last one: the rate once warm-up (and, with compile, compiling) is over."""
+    timed = [r for r in logs if "train_runtime" in r and "num_input_tokens_seen" in r and r.get("step", 0) >= from_step]
+    if len(timed) < 2 or timed[-1]["train_runtime"] <= timed[0]["train_runtime"]:
+        return None
+    return ((timed[-1]["num_input_tokens_seen"] - timed[0]["num_input_tokens_seen"])
+            / (timed[-1]["train_runtime"] - timed[0]["train_runtime"]))
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -81,7 +92,9 @@ def run_ours(data_dir: Path, run_dir: Path, steps: int, compile_layers: bool = F
     config = TrainConfig(**{**DEMO_SETTINGS, "max_steps": steps, "compile": compile_layers})
     figures = batch_figures(data_dir, run_dir, config)
     summary = train(data_dir, run_dir, config, overwrite=True)
+    logs = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     return {
+        "steady_tokens_per_s": steady_tokens_per_s(logs),
         "tokens": summary["trained_tokens"],
         "runtime_s": summary["train_runtime_s"],
         "steps": summary["steps"],
@@ -142,6 +155,7 @@ def run_trl(data_dir: Path, run_dir: Path, steps: int) -> dict:
     result = trainer.train()
     rows = [{"input_ids": r["input_ids"], "labels": r["input_ids"]} for r in trainer.train_dataset]
     return {
+        "steady_tokens_per_s": steady_tokens_per_s(trainer.state.log_history),
         "tokens": trainer.state.num_input_tokens_seen,
         "runtime_s": result.metrics["train_runtime"],
         "steps": trainer.state.global_step,
