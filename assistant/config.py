@@ -39,7 +39,9 @@ class TrainConfig(BaseModel):
     padding_free: bool = Field(False, description="Flatten each batch into one sequence, examples kept apart by position ids (fastest with flash attention on a GPU).")
     attention: Literal["auto", "eager", "sdpa", "flash_attention_2"] = Field(
         "auto", description="Attention kernel; auto picks the fastest measured for the device and example lengths.")
-    compile: bool = Field(False, description="Compile each decoder layer with torch.compile (one compiled graph shared by all layers): faster steps after a one-time compile, cached on disk.")
+    compile: bool | Literal["auto"] = Field(
+        "auto", description="Compile each decoder layer with torch.compile: faster steps after a one-time compile, "
+        "cached on disk. auto: on for CPU runs long enough to gain (see training.compile_for).")
     logging_steps: int = Field(5, ge=1)
     threads: int | None = Field(None, ge=1, description="CPU threads for torch; default all cores.")
 

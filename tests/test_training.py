@@ -81,13 +81,34 @@ def test_a_compiled_run_trains_and_saves_like_a_plain_one(prepared, tiny_model_d
 
     first_losses = {}
     for name, compile_layers in (("plain", False), ("compiled", True)):
-        train(prepared, tmp_path / name, tiny_config(tiny_model_dir, precision="fp32", compile=compile_layers))
+        summary = train(prepared, tmp_path / name, tiny_config(tiny_model_dir, precision="fp32", compile=compile_layers))
+        assert summary["compiled"] is compile_layers
         metrics = [json.loads(line) for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
         first_losses[name] = next(m["loss"] for m in metrics if "loss" in m)
     plain = load_file(tmp_path / "plain" / "adapter" / "adapter_model.safetensors")
     compiled = load_file(tmp_path / "compiled" / "adapter" / "adapter_model.safetensors")
     assert plain.keys() == compiled.keys()
     assert first_losses["compiled"] == pytest.approx(first_losses["plain"], rel=1e-5)
+
+
+def test_auto_compile_is_for_cpu_runs_long_enough_to_gain(monkeypatch):
+    from assistant import training
+    from assistant.training import COMPILE_PAYS_FROM_STEPS, compile_for, planned_steps
+
+    monkeypatch.setattr(training, "_cuda_available", lambda: False)
+    monkeypatch.setattr(training.shutil, "which", lambda name: "/usr/bin/g++")
+    demo = TrainConfig(epochs=1.4, batch_size=8)
+    assert planned_steps(demo, 345, 1) == 62 and not compile_for(demo, 345, 1)  # the demo: too short to gain
+    long_run = TrainConfig(epochs=3, batch_size=8)
+    assert planned_steps(long_run, 2000, 1) == 750 and compile_for(long_run, 2000, 1)
+    assert planned_steps(long_run, 2000, 4) == 189 and not compile_for(long_run, 2000, 4)  # split over 4 processes
+    assert compile_for(TrainConfig(max_steps=COMPILE_PAYS_FROM_STEPS), 10, 1)
+    assert compile_for(TrainConfig(compile=True), 10, 1) and not compile_for(TrainConfig(compile=False), 2000, 1)
+    monkeypatch.setattr(training.shutil, "which", lambda name: None)  # no C++ compiler: auto stays off
+    assert not compile_for(long_run, 2000, 1)
+    monkeypatch.setattr(training.shutil, "which", lambda name: "/usr/bin/g++")
+    monkeypatch.setattr(training, "_cuda_available", lambda: True)  # not measured on GPUs: auto stays off
+    assert not compile_for(long_run, 2000, 1)
 
 
 def test_bad_prepared_data_is_a_one_line_error(tmp_path, tiny_model_dir):
