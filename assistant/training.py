@@ -131,9 +131,7 @@ def compile_decoder_layers(model) -> None:
     elementwise work around the matmuls (norms, rotary, SiLU, LoRA scaling, casts) is fused.
     Dynamic shapes, because length-grouped batches change length every step. In place, so
     parameter names, the saved adapter and checkpoints are those of the plain model."""
-    import torch
-
-    if not torch.cuda.is_available() and not shutil.which(os.environ.get("CXX", "g++")):
+    if not _cuda_available() and not shutil.which(os.environ.get("CXX", "g++")):
         raise AssistantError("compile: true needs a C++ compiler on CPU (g++, or $CXX); install one or leave compile off")
     layer_classes = set(getattr(model.get_base_model(), "_no_split_modules", None) or ())
     layers = [m for m in model.modules() if type(m).__name__ in layer_classes]

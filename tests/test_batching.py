@@ -11,6 +11,7 @@ from assistant.chat_format import IGNORE_INDEX, tokenize_example
 from assistant.config import TrainConfig
 from assistant.reply_trainer import reply_loss_sum
 from assistant.training import attention_for, batch_collator
+from conftest import needs_cxx
 
 CONVERSATIONS = [
     [{"role": "user", "content": "Where is my order?"},
@@ -138,6 +139,7 @@ def test_attention_choice(monkeypatch):
     assert attention_for(TrainConfig(), rows(10)) in ("sdpa", "flash_attention_2")
 
 
+@needs_cxx
 def test_compiled_layers_compute_the_plain_loss_and_gradient(tiny_model_dir, tokenizer, rows):
     """compile: true (torch.compile of each decoder layer, dynamic shapes) gives the loss and
     LoRA gradient of the plain model, at two batch lengths without a recompile error."""

@@ -6,7 +6,7 @@ from assistant.config import TrainConfig
 from assistant.errors import AssistantError, InputError
 from assistant.prepare import PrepareSettings, prepare
 from assistant.training import load_dataset_split, train
-from conftest import REPO
+from conftest import REPO, needs_cxx
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +72,7 @@ def test_same_seed_gives_the_same_adapter(prepared, tiny_model_dir, tmp_path):
     assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
 
 
+@needs_cxx
 def test_a_compiled_run_trains_and_saves_like_a_plain_one(prepared, tiny_model_dir, tmp_path):
     """compile: true through the whole run (training and validation passes): the same
     adapter parameter names, and the same first-step loss. (Exact per-batch equality of
@@ -109,6 +110,15 @@ def test_auto_compile_is_for_cpu_runs_long_enough_to_gain(monkeypatch):
     monkeypatch.setattr(training.shutil, "which", lambda name: "/usr/bin/g++")
     monkeypatch.setattr(training, "_cuda_available", lambda: True)  # not measured on GPUs: auto stays off
     assert not compile_for(long_run, 2000, 1)
+
+
+def test_compile_without_a_cxx_compiler_is_a_one_line_error(tiny_model_dir, monkeypatch):
+    from assistant import training
+
+    monkeypatch.setattr(training, "_cuda_available", lambda: False)
+    monkeypatch.setattr(training.shutil, "which", lambda name: None)
+    with pytest.raises(AssistantError, match=r"compile: true needs a C\+\+ compiler"):
+        training.lora_model(tiny_model_dir, tiny_config(tiny_model_dir, compile=True), "eager", compile_layers=True)
 
 
 def test_bad_prepared_data_is_a_one_line_error(tmp_path, tiny_model_dir):
