@@ -120,9 +120,14 @@ def compile_for(config: TrainConfig, train_rows: int, processes: int) -> bool:
     gain is not measured here, so auto leaves compiling to `compile: true`.)"""
     if config.compile != "auto":
         return config.compile
-    if _cuda_available() or not shutil.which(os.environ.get("CXX", "g++")):
+    if _cuda_available() or not has_cxx_compiler():
         return False
     return planned_steps(config, train_rows, processes) >= COMPILE_PAYS_FROM_STEPS
+
+
+def has_cxx_compiler() -> bool:
+    """torch.compile on CPU generates C++ and builds it with the system compiler."""
+    return shutil.which(os.environ.get("CXX", "g++")) is not None
 
 
 def compile_decoder_layers(model) -> None:
@@ -131,7 +136,7 @@ def compile_decoder_layers(model) -> None:
     elementwise work around the matmuls (norms, rotary, SiLU, LoRA scaling, casts) is fused.
     Dynamic shapes, because length-grouped batches change length every step. In place, so
     parameter names, the saved adapter and checkpoints are those of the plain model."""
-    if not _cuda_available() and not shutil.which(os.environ.get("CXX", "g++")):
+    if not _cuda_available() and not has_cxx_compiler():
         raise AssistantError("compile: true needs a C++ compiler on CPU (g++, or $CXX); install one or leave compile off")
     layer_classes = set(getattr(model.get_base_model(), "_no_split_modules", None) or ())
     layers = [m for m in model.modules() if type(m).__name__ in layer_classes]
@@ -240,12 +245,11 @@ def batch_collator(tokenizer, config: TrainConfig, attention: str):
 
     Padded lengths round up to a multiple of 8 on CUDA only, where tensor cores want aligned
     shapes; on a CPU that buys nothing and adds about 3 points of padding (make bench)."""
-    import torch
     from transformers import DataCollatorForSeq2Seq, DataCollatorWithFlattening
 
     if config.padding_free:
         return DataCollatorWithFlattening(return_flash_attn_kwargs=attention == "flash_attention_2")
-    multiple = 8 if torch.cuda.is_available() else None
+    multiple = 8 if _cuda_available() else None
     return DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100, pad_to_multiple_of=multiple)
 
 

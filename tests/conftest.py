@@ -7,19 +7,18 @@ embedded SmolLM2-135M-Instruct end to end.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
+
+from assistant.training import has_cxx_compiler
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-# torch.compile on CPU generates C++ and builds it with the system compiler
-needs_cxx = pytest.mark.skipif(shutil.which(os.environ.get("CXX", "g++")) is None,
-                               reason="no C++ compiler for torch.compile")
+needs_cxx = pytest.mark.skipif(not has_cxx_compiler(), reason="no C++ compiler for torch.compile")
 
 
 @pytest.fixture(scope="session")
