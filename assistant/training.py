@@ -115,12 +115,13 @@ def planned_steps(config: TrainConfig, train_rows: int, processes: int) -> int:
 
 
 def compile_for(config: TrainConfig, train_rows: int, processes: int) -> bool:
-    """Whether to compile the decoder layers: as configured, or with `auto` on CPU runs of
-    at least COMPILE_PAYS_FROM_STEPS steps where a C++ compiler is installed. (On GPUs the
-    gain is not measured here, so auto leaves compiling to `compile: true`.)"""
+    """Whether to compile the decoder layers: as configured, or with `auto` on single-process
+    CPU runs of at least COMPILE_PAYS_FROM_STEPS steps where a C++ compiler is installed.
+    (On GPUs and under data-parallel launches the gain is not measured here, so auto leaves
+    compiling to `compile: true`.)"""
     if config.compile != "auto":
         return config.compile
-    if _cuda_available() or not has_cxx_compiler():
+    if _cuda_available() or processes > 1 or not has_cxx_compiler():
         return False
     return planned_steps(config, train_rows, processes) >= COMPILE_PAYS_FROM_STEPS
 

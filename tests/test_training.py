@@ -103,6 +103,7 @@ def test_auto_compile_is_for_cpu_runs_long_enough_to_gain(monkeypatch):
     long_run = TrainConfig(epochs=3, batch_size=8)
     assert planned_steps(long_run, 2000, 1) == 750 and compile_for(long_run, 2000, 1)
     assert planned_steps(long_run, 2000, 4) == 189 and not compile_for(long_run, 2000, 4)  # split over 4 processes
+    assert not compile_for(long_run, 20000, 2)  # long enough, but data-parallel compiling is not measured
     assert compile_for(TrainConfig(max_steps=COMPILE_PAYS_FROM_STEPS), 10, 1)
     assert compile_for(TrainConfig(compile=True), 10, 1) and not compile_for(TrainConfig(compile=False), 2000, 1)
     monkeypatch.setattr(training.shutil, "which", lambda name: None)  # no C++ compiler: auto stays off
