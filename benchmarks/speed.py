@@ -177,12 +177,15 @@ def measure(skip_trl: bool) -> dict:
         for key in ("compiled_first", "compiled"):
             figures[key] = train_run("ours-compiled", data, work / key, steps, inductor)
             print(f"{key}:", json.dumps(figures[key]), flush=True)
-        figures["import_floor"] = [import_floor() for _ in range(3)]
         # the peak again, after the long runs: on a shared machine the best rate is the peak
         figures["peak_bf16"] = max(figures["peak_bf16"], matmul_peak("bfloat16"))
         print(f"matmul peak after training: bf16 {figures['peak_bf16']:.0f} GFLOP/s", flush=True)
         figures["cold_first"] = cold_start(work / "fresh-home")
-        figures["cold_later"] = [cold_start(work / "fresh-home") for _ in range(3)]
+        # later starts and the bare imports alternate, so machine noise falls on both alike
+        figures["cold_later"], figures["import_floor"] = [], []
+        for _ in range(3):
+            figures["cold_later"].append(cold_start(work / "fresh-home"))
+            figures["import_floor"].append(import_floor())
         print("cold start:", figures["cold_first"], figures["cold_later"], flush=True)
         figures["generation"] = generation(work / "ours" / "adapter")
         print("generation:", json.dumps(figures["generation"]), flush=True)
