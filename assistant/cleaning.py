@@ -180,10 +180,12 @@ class Boilerplate:
 
     def kind(self, text: str) -> str | None:
         """The name of the canned-turn pattern `text` matches, or None for a real turn."""
-        if len(text) > BOILERPLATE_MAX_WORDS * 12 or len(text.split()) > BOILERPLATE_MAX_WORDS:
+        if len(text) > BOILERPLATE_MAX_WORDS * 12:
             return None
         if not self.profile_patterns:
             folded = text.casefold()
             if not any(map(folded.__contains__, BOILERPLATE_WORDS)):  # faster than a trie for these 20
                 return None
+        if len(text.split()) > BOILERPLATE_MAX_WORDS:  # after the keywords: most texts never get here
+            return None
         return next((name for name, rx in self.patterns.items() if rx.search(text)), None)

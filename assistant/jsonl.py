@@ -19,9 +19,12 @@ from typing import Any
 import orjson
 
 
-def dumps_line(value: Any) -> str:
-    """One compact JSON line, non-ASCII characters as themselves, with its newline."""
+def dumps_line(value: Any) -> bytes:
+    """One compact JSON line in UTF-8, non-ASCII characters as themselves, with its
+    newline. Bytes, for a file opened in binary: decoding orjson's output only for the file
+    to encode it again cost 2% of a `prepare` run."""
     try:
-        return orjson.dumps(value, option=orjson.OPT_APPEND_NEWLINE).decode("utf-8")
+        return orjson.dumps(value, option=orjson.OPT_APPEND_NEWLINE)
     except TypeError:  # orjson.JSONEncodeError: a lone surrogate, a key that is not a string
-        return json.dumps(value, ensure_ascii=False) + "\n"
+        # A lone surrogate cannot be UTF-8: it is written as its JSON escape again.
+        return (json.dumps(value, ensure_ascii=False) + "\n").encode("utf-8", "backslashreplace")

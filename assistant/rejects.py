@@ -18,7 +18,7 @@ content:  what was rejected, already cleaned and redacted like the training data
 from __future__ import annotations
 
 from collections import Counter
-from typing import IO, Any
+from typing import BinaryIO, Any
 
 from .jsonl import dumps_line
 
@@ -27,9 +27,9 @@ REJECTS_FILE = "rejects.jsonl"
 
 
 class RejectsLog:
-    def __init__(self, handle: IO[str] | None):
+    def __init__(self, handle: BinaryIO | None):
         self.handle = handle
-        self.pending: list[tuple[int, str]] = []
+        self.pending: list[tuple[int, bytes]] = []
         self.counts: dict[str, Counter] = {kind: Counter() for kind in KINDS}
         self.first_at: dict[tuple[str, str], str] = {}
 

@@ -898,7 +898,7 @@ written_values = st.recursive(
 @example({"content": "a lone surrogate \ud800 from a JSON escape"})  # orjson refuses it; json writes it
 def test_fast_json_lines_read_back_as_written(value):
     line = dumps_line(value)
-    assert line.endswith("\n") and "\n" not in line[:-1]
+    assert line.endswith(b"\n") and b"\n" not in line[:-1]
     assert json.loads(line) == value
 
 
