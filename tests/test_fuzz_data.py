@@ -884,6 +884,28 @@ def test_duplicate_words_are_the_regex_words_of_the_folded_text(text):
     assert word_bytes(text) == [word.encode() for word in words_of(text)]
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.text(max_size=60), messy_text, st.sampled_from(["", " ", "order", "ordér", "Order!"])),
+                max_size=8))
+def test_batch_word_ids_give_each_distinct_word_its_own_id(texts):
+    """The near-duplicate index's vectorised word hashing: one id per word of each text in
+    order (one id 0 for a text without words), equal words equal ids wherever they are,
+    different words different ids."""
+    from assistant.dedup import batch_word_ids, spaced_word_bytes
+
+    ids, counts = batch_word_ids([spaced_word_bytes(text) for text in texts])
+    words = [word_bytes(text) or [None] for text in texts]
+    assert counts.tolist() == [len(w) for w in words]
+    flat = [word for text_words in words for word in text_words]
+    assert len(ids) == len(flat)
+    id_of = {}
+    for word, word_id in zip(flat, ids.tolist()):
+        assert id_of.setdefault(word, word_id) == word_id
+        if word is None:
+            assert word_id == 0
+    assert len(set(id_of.values())) == len(id_of)
+
+
 # -- JSON lines out ----------------------------------------------------------------------
 
 written_values = st.recursive(
