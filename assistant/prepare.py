@@ -134,7 +134,7 @@ def prepare(settings: PrepareSettings) -> dict:
 
 @contextmanager
 def fewer_collections(first_generation: int = 20_000):
-    """Python's cyclic garbage collector tuned for the streaming loop: 10% faster.
+    """Python's cyclic garbage collector tuned for the streaming loop (6-10% faster, measured).
 
     The loop allocates millions of short-lived dicts and strings, and each full collection
     walks every tracked object, including the hundreds of thousands that the tokenizer's

@@ -18,7 +18,7 @@ content:  what was rejected, already cleaned and redacted like the training data
 from __future__ import annotations
 
 from collections import Counter
-from typing import BinaryIO, Any
+from typing import Any, BinaryIO
 
 from .jsonl import dumps_line
 
