@@ -71,7 +71,7 @@ def payback(f: dict) -> str:
 
     return (f"; a compiled step saves {t_default - t_compiled:.2f} s, so a compiled run comes out ahead after about "
             f"{even(first):.0f} steps the first time and {even(warm):.0f} steps once the cache is warm, which is why "
-            "`compile: auto` compiles only CPU runs of 300 steps or more (the demo trains 62)")
+            "`compile: auto` compiles only CPU runs of 300 steps or more (the demo trains about 60)")
 
 
 def training_notes(f: dict) -> list[str]:
