@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, free_port
+from conftest import REPO, free_port, needs_cxx
 
 CONFIGS = sorted((REPO / "configs" / "accelerate").glob("*.yaml"))
 STEPS = 4
@@ -21,9 +21,10 @@ SETTINGS = {  # fp32 and a plain random order, so both runs see identical global
 }
 
 
-def assistant_train(data: Path, out: Path, model: str, config: Path, batch_size: int, launcher: list[str]) -> dict:
+def assistant_train(data: Path, out: Path, model: str, config: Path, batch_size: int, launcher: list[str],
+                    *options: str) -> dict:
     command = [*launcher, "-m", "assistant.cli", "train", "--data", str(data), "--out", str(out),
-               "--base-model", model, "--config", str(config), "--batch-size", str(batch_size)]
+               "--base-model", model, "--config", str(config), "--batch-size", str(batch_size), *options]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return {"stdout": done.stdout, "run": json.loads((out / "run.json").read_text())}
@@ -38,22 +39,44 @@ def single_and_two_processes(tmp_path_factory, tiny_model_dir):
     config = root / "train.yaml"
     config.write_text(yaml.safe_dump(SETTINGS))
     single = assistant_train(root / "data", root / "one", tiny_model_dir, config, 4, [sys.executable])
-    launch = [sys.executable, "-m", "accelerate.commands.launch",
-              "--config_file", str(REPO / "configs" / "accelerate" / "cpu_ddp.yaml"),
-              "--main_process_port", str(free_port())]
-    double = assistant_train(root / "data", root / "two", tiny_model_dir, config, 2, launch)
+    double = assistant_train(root / "data", root / "two", tiny_model_dir, config, 2, accelerate_launch())
     return root, single, double
 
 
+def accelerate_launch() -> list[str]:
+    return [sys.executable, "-m", "accelerate.commands.launch",
+            "--config_file", str(REPO / "configs" / "accelerate" / "cpu_ddp.yaml"),
+            "--main_process_port", str(free_port())]
+
+
 def test_two_cpu_processes_learn_the_single_process_adapter(single_and_two_processes):
+    root, single, double = single_and_two_processes
+    assert_same_adapter(root, single, double)
+
+
+@needs_cxx
+def test_compiled_layers_under_accelerate_learn_the_single_process_adapter(single_and_two_processes, tiny_model_dir):
+    """`--compile` under DDP: each process compiles its decoder layers, DDP reduces their
+    gradients, and the adapter is the one a single compiled process learns. (Against an
+    uncompiled run a few near-zero first-step gradients differ in the last bits, and Adam
+    turns those into visibly different updates: compiled is compared with compiled.)"""
+    root, *_ = single_and_two_processes
+    single = assistant_train(root / "data", root / "one-compiled", tiny_model_dir, root / "train.yaml", 4,
+                             [sys.executable], "--compile")
+    double = assistant_train(root / "data", root / "two-compiled", tiny_model_dir, root / "train.yaml", 2,
+                             accelerate_launch(), "--compile")
+    assert single["run"]["compiled"] and double["run"]["compiled"]
+    assert_same_adapter(root, single, double, "one-compiled", "two-compiled")
+
+
+def assert_same_adapter(root: Path, single: dict, double: dict, one_dir: str = "one", two_dir: str = "two") -> None:
     from safetensors.torch import load_file
 
-    root, single, double = single_and_two_processes
     assert single["run"]["processes"] == 1 and double["run"]["processes"] == 2
     assert single["run"]["steps"] == double["run"]["steps"] == STEPS
     assert single["run"]["trained_tokens"] == double["run"]["trained_tokens"]  # the same examples were seen
-    one = load_file(root / "one" / "adapter" / "adapter_model.safetensors")
-    two = load_file(root / "two" / "adapter" / "adapter_model.safetensors")
+    one = load_file(root / one_dir / "adapter" / "adapter_model.safetensors")
+    two = load_file(root / two_dir / "adapter" / "adapter_model.safetensors")
     assert one.keys() == two.keys()
     moved = max(float(one[k].abs().max()) for k in one if "lora_B" in k)
     assert moved > 1e-3  # lora_B starts at zero: the runs really trained
