@@ -27,7 +27,7 @@ def assistant_train(data: Path, out: Path, model: str, config: Path, batch_size:
                "--base-model", model, "--config", str(config), "--batch-size", str(batch_size), *options]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    return {"stdout": done.stdout, "run": json.loads((out / "run.json").read_text())}
+    return {"stdout": done.stdout, "run": json.loads((out / "run.json").read_text()), "out": out}
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +50,8 @@ def accelerate_launch() -> list[str]:
 
 
 def test_two_cpu_processes_learn_the_single_process_adapter(single_and_two_processes):
-    root, single, double = single_and_two_processes
-    assert_same_adapter(root, single, double)
+    _, single, double = single_and_two_processes
+    assert_same_adapter(single, double)
 
 
 @needs_cxx
@@ -66,17 +66,17 @@ def test_compiled_layers_under_accelerate_learn_the_single_process_adapter(singl
     double = assistant_train(root / "data", root / "two-compiled", tiny_model_dir, root / "train.yaml", 2,
                              accelerate_launch(), "--compile")
     assert single["run"]["compiled"] and double["run"]["compiled"]
-    assert_same_adapter(root, single, double, "one-compiled", "two-compiled")
+    assert_same_adapter(single, double)
 
 
-def assert_same_adapter(root: Path, single: dict, double: dict, one_dir: str = "one", two_dir: str = "two") -> None:
+def assert_same_adapter(single: dict, double: dict) -> None:
     from safetensors.torch import load_file
 
     assert single["run"]["processes"] == 1 and double["run"]["processes"] == 2
     assert single["run"]["steps"] == double["run"]["steps"] == STEPS
     assert single["run"]["trained_tokens"] == double["run"]["trained_tokens"]  # the same examples were seen
-    one = load_file(root / one_dir / "adapter" / "adapter_model.safetensors")
-    two = load_file(root / two_dir / "adapter" / "adapter_model.safetensors")
+    one = load_file(single["out"] / "adapter" / "adapter_model.safetensors")
+    two = load_file(double["out"] / "adapter" / "adapter_model.safetensors")
     assert one.keys() == two.keys()
     moved = max(float(one[k].abs().max()) for k in one if "lora_B" in k)
     assert moved > 1e-3  # lora_B starts at zero: the runs really trained
@@ -85,9 +85,9 @@ def assert_same_adapter(root: Path, single: dict, double: dict, one_dir: str = "
 
 
 def test_only_the_main_process_writes(single_and_two_processes):
-    root, _, double = single_and_two_processes
+    _, _, double = single_and_two_processes
     assert double["stdout"].count("Trained ") == 1
-    metrics = (root / "two" / "metrics.jsonl").read_text().splitlines()
+    metrics = (double["out"] / "metrics.jsonl").read_text().splitlines()
     steps = [json.loads(line)["step"] for line in metrics if "loss" in json.loads(line)]
     assert steps == sorted(set(steps))  # each log line once, not once per process
 
