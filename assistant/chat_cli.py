@@ -4,21 +4,42 @@ from __future__ import annotations
 
 import click
 
+from .errors import AssistantError
 from .generation import ChatModel, GenerationSettings
 
 HELP = "Type a message; /reset clears the conversation, /exit (or Ctrl-D) quits."
 
 
-def open_chat_model(run_dir, use_base: bool, base_model: str | None, profile: str | None) -> ChatModel:
+def open_chat_model(run_dir, use_base: bool, base_model: str | None, profile: str | None, engine: str = "auto"):
+    """The model to chat with: the quick-start decoder where it reproduces this model
+    (`engine` "auto" or "quick"), else transformers through `ChatModel`."""
+    from .brand import load_profile
+    from .rundir import RunDir
+
+    if run_dir:
+        run = RunDir.open(run_dir)
+        model_dir, system_prompt = run.base_model_path(), run.profile().system_prompt
+        adapter = None if use_base else run.adapter
+    else:
+        from .base_model import resolve_base_model
+
+        model_dir = resolve_base_model(base_model)
+        system_prompt = load_profile(profile).system_prompt if profile else "You are a helpful assistant."
+        adapter = None
+    if engine != "transformers":
+        from .quickstart.chat import QuickChatModel, Unsupported
+
+        try:
+            return QuickChatModel.open(model_dir, system_prompt, adapter)
+        except Unsupported as exc:
+            if engine == "quick":
+                raise AssistantError(f"--engine quick cannot run {model_dir}: {exc} (use --engine transformers)") from None
     if run_dir:
         return ChatModel.from_run(run_dir)  # --base switches its adapter off per reply
-    from .brand import load_profile
-
-    system_prompt = load_profile(profile).system_prompt if profile else "You are a helpful assistant."
     return ChatModel.from_base(base_model, system_prompt)
 
 
-def chat_loop(model: ChatModel, settings: GenerationSettings, tuned: bool) -> None:
+def chat_loop(model, settings: GenerationSettings, tuned: bool) -> None:
     who = "tuned assistant" if tuned else "base model"
     click.echo(f"Chatting with the {who}. {HELP}")
     history: list[dict] = []

@@ -36,6 +36,21 @@ def reply_stop_ids(tokenizer) -> list[int]:
     return sorted(i for i in stops if i is not None)
 
 
+def fit_prompt(encode, system_prompt: str, history: list[dict], context: int, max_new_tokens: int) -> list[int]:
+    """`encode([system, *turns])`'s token ids, dropping the oldest turns until they and
+    the reply fit in the model's `context`; a single message too long to fit is refused."""
+    budget = context - max_new_tokens
+    turns = list(history)
+    while True:
+        ids = encode([{"role": "system", "content": system_prompt}, *turns])
+        if len(ids) <= budget:
+            return ids
+        if len(turns) <= 1:
+            raise AssistantError(f"message too long: {len(ids)} tokens, the model's context allows {budget} "
+                                 f"with {max_new_tokens} new tokens")
+        turns = turns[2:] if len(turns) > 2 else turns[-1:]
+
+
 @dataclass
 class GenerationSettings:
     max_new_tokens: int = 200
@@ -81,21 +96,12 @@ class ChatModel:
         return int(getattr(self.model.config, "max_position_embeddings", 2048))
 
     def prompt_ids(self, history: list[dict], max_new_tokens: int, system_prompt: str | None = None) -> list[int]:
-        """Token ids of system + history + generation prompt; the oldest turns are dropped
-        to fit the context, and a single message too long to fit is refused."""
-        budget = self.context_limit() - max_new_tokens
-        turns = list(history)
-        while True:
-            messages = [{"role": "system", "content": system_prompt or self.system_prompt}, *turns]
-            ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"]
-            if len(ids) <= budget:
-                return ids
-            if len(turns) <= 1:
-                raise AssistantError(
-                    f"message too long: {len(ids)} tokens, the model's context allows {budget} "
-                    f"with {max_new_tokens} new tokens"
-                )
-            turns = turns[2:] if len(turns) > 2 else turns[-1:]
+        """Token ids of system + history + generation prompt (see `fit_prompt`)."""
+        def encode(messages: list[dict]) -> list[int]:
+            return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
+                                                      return_dict=True)["input_ids"]
+
+        return fit_prompt(encode, system_prompt or self.system_prompt, history, self.context_limit(), max_new_tokens)
 
     # -- generation ------------------------------------------------------------------------
 
