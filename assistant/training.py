@@ -101,9 +101,9 @@ def lora_model(base_path: str, config: TrainConfig, attention: str, compile_laye
     return model
 
 
-# make bench on 2 CPU cores: a compiled step is about 1.15-1.2x faster, and a first compiled
-# run (nothing cached yet) comes out ahead of a plain one after about 160-190 steps (26-30
-# once the compile cache is warm). Auto compiles runs that long, with margin.
+# make bench on 2 CPU cores (three runs): a compiled step is about 1.15-1.2x faster, and a
+# first compiled run (nothing cached yet) comes out ahead of a plain one after about 120-190
+# steps (13-30 once the compile cache is warm). Auto compiles runs that long, with margin.
 COMPILE_PAYS_FROM_STEPS = 300
 
 

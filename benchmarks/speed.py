@@ -7,9 +7,10 @@
    over the bf16 matmul peak measured here, in this run;
 3. padding waste: padding's share of the tokens computed, for random-order batches
    (TRL's default and ours before length grouping) and for ours;
-4. cold start: process start to first generated token, on a fresh $ASSISTANT_HOME (the
-   GGUF model is converted) and with the cached model;
-5. generation: tokens/s and time to first token at a 200-token prompt, base and tuned;
+4. cold start: `assistant chat` start to first generated token, on a fresh $ASSISTANT_HOME
+   (the GGUF model is converted) and with the cached model, quick-start and transformers;
+5. generation: tokens/s and time to first token at a 200-token prompt, base and tuned,
+   through transformers and through the quick-start decoder;
 6. memory: peak RSS of training, and of the app serving base and tuned side by side
    against one plain model (benchmarks/app_memory.py's cases).
 
@@ -73,16 +74,6 @@ def train_run(which: str, data: Path, run: Path, steps: int, env: dict | None = 
     return result
 
 
-COLD_START = """
-import time, torch
-from assistant.generation import ChatModel
-chat = ChatModel.from_base(None, "You are Acme Coffee's assistant.")
-ids = torch.tensor([chat.prompt_ids([{"role": "user", "content": "Do you sell oat milk?"}], 1)])
-chat.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=1, do_sample=False)
-print("FIRST TOKEN", flush=True)
-"""
-
-
 IMPORTS = """
 import torch
 from transformers import LlamaForCausalLM, AutoTokenizer
@@ -90,16 +81,32 @@ print("IMPORTED", flush=True)
 """
 
 
-def import_floor() -> float:
-    """Seconds from starting `python` to having imported torch and transformers' Llama
-    model class and tokenizer: the part of a cold start that is the libraries' own import
-    time (clocked like a cold start, at the child's output line, not at its exit)."""
-    return seconds_to_line(IMPORTS, "IMPORTED", dict(os.environ))
+def import_floor(code: str = IMPORTS) -> float:
+    """Seconds from starting `python` to having imported the libraries in `code` (torch
+    and transformers' Llama model class and tokenizer by default): the part of a cold start
+    that is the libraries' own import time, clocked at a line printed after them."""
+    return seconds_to_line(code, "IMPORTED", dict(os.environ))
 
 
-def cold_start(home: Path) -> float:
-    """Seconds from starting `python` to its first generated token."""
-    return seconds_to_line(COLD_START, "FIRST TOKEN", {**os.environ, "ASSISTANT_HOME": str(home)})
+def cold_start(home: Path, engine: str = "auto") -> float:
+    """Seconds from starting `assistant chat --base --engine ENGINE` with a message waiting
+    on its input to the first generated token on its output."""
+    command = [str(Path(sys.executable).parent / "assistant"), "chat", "--base", "--temperature", "0",
+               "--max-new-tokens", "1", "--engine", engine]
+    started = time.perf_counter()
+    child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                             env={**os.environ, "ASSISTANT_HOME": str(home)})
+    child.stdin.write(b"Do you sell oat milk?\n/exit\n")
+    child.stdin.flush()
+    shown, prefix = b"", b"assistant> "
+    while not (prefix in shown and len(shown) > shown.index(prefix) + len(prefix)):
+        chunk = os.read(child.stdout.fileno(), 4096)
+        if not chunk:
+            raise SystemExit(f"assistant chat ended before its first token: {shown[-300:]!r}")
+        shown += chunk
+    elapsed = time.perf_counter() - started
+    child.communicate()
+    return elapsed
 
 
 def seconds_to_line(code: str, marker: str, env: dict) -> float:
@@ -118,29 +125,45 @@ def seconds_to_line(code: str, marker: str, env: dict) -> float:
 
 GENERATION = """
 import json, time, torch
+from pathlib import Path
 from peft import PeftModel
 from assistant.base_model import load_model, load_tokenizer, resolve_base_model
+from assistant.device import default_dtype
 from assistant.generation import ChatModel
+from assistant.quickstart.llama import LlamaDecoder
 base = resolve_base_model(None)
 tokenizer = load_tokenizer(base)
 chat = ChatModel(PeftModel.from_pretrained(load_model(base), ADAPTER), tokenizer, "", has_adapter=True)
+quick = {"base": LlamaDecoder.load(Path(base), default_dtype()),
+         "tuned": LlamaDecoder.load(Path(base), default_dtype(), Path(ADAPTER))}
 text = open(TEXT).read()
 prompt = torch.tensor([tokenizer(text, add_special_tokens=False)["input_ids"][:PROMPT]])
-def timed(new_tokens):
-    started = time.perf_counter()
+def transformers_run(new_tokens):
     chat.model.generate(input_ids=prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=new_tokens,
                         min_new_tokens=new_tokens, do_sample=False)
+def quick_run(decoder):
+    def run(new_tokens):
+        ids, cache = prompt, []
+        for _ in range(new_tokens):
+            ids = decoder.next_token_logits(ids, cache).argmax(-1, keepdim=True)
+    return run
+def timed(run, new_tokens):
+    started = time.perf_counter()
+    run(new_tokens)
     return time.perf_counter() - started
-modes = {"base": lambda: chat.adapter(False), "tuned": lambda: chat.adapter(True),
-         "tuned, unmerged adapter (mixed batches)": lambda: torch.inference_mode()}
+modes = {"base": (lambda: chat.adapter(False), transformers_run),
+         "tuned": (lambda: chat.adapter(True), transformers_run),
+         "tuned, unmerged adapter (mixed batches)": (torch.inference_mode, transformers_run),
+         "base, quick start (`assistant chat`)": (torch.inference_mode, quick_run(quick["base"])),
+         "tuned, quick start (`assistant chat`)": (torch.inference_mode, quick_run(quick["tuned"]))}
 results = {name: {"ttft": [], "tps": []} for name in modes}
 with torch.inference_mode():
     for _ in range(ROUNDS):  # interleaved, so machine noise falls on every mode alike
-        for name, mode in modes.items():
+        for name, (mode, run) in modes.items():
             with chat.lock, mode():
-                timed(2)  # warm-up of this mode
-                results[name]["ttft"].append(timed(1))
-                results[name]["tps"].append(NEW / timed(NEW))
+                timed(run, 2)  # warm-up of this mode
+                results[name]["ttft"].append(timed(run, 1))
+                results[name]["tps"].append(NEW / timed(run, NEW))
 print(json.dumps(results))
 """
 
@@ -190,12 +213,16 @@ def measure(skip_trl: bool) -> dict:
         figures["peak_bf16"] = max(figures["peak_bf16"], matmul_peak("bfloat16"))
         print(f"matmul peak after training: bf16 {figures['peak_bf16']:.0f} GFLOP/s", flush=True)
         figures["cold_first"] = cold_start(work / "fresh-home")
-        # later starts and the bare imports alternate, so machine noise falls on both alike
-        figures["cold_later"], figures["import_floor"] = [], []
+        # later starts of both engines and the bare imports alternate, so machine noise
+        # falls on all alike
+        for key in ("cold_later", "cold_later_transformers", "import_floor", "import_floor_torch"):
+            figures[key] = []
         for _ in range(3):
             figures["cold_later"].append(cold_start(work / "fresh-home"))
+            figures["cold_later_transformers"].append(cold_start(work / "fresh-home", "transformers"))
             figures["import_floor"].append(import_floor())
-        print("cold start:", figures["cold_first"], figures["cold_later"], flush=True)
+            figures["import_floor_torch"].append(import_floor('import torch\nprint("IMPORTED", flush=True)'))
+        print("cold start:", figures["cold_first"], figures["cold_later"], figures["cold_later_transformers"], flush=True)
         figures["generation"] = generation(work / "ours" / "adapter")
         print("generation:", json.dumps(figures["generation"]), flush=True)
         figures["memory"] = app_memory(work / "ours")

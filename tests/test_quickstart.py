@@ -158,3 +158,12 @@ def test_embedded_model_replies_match_transformers(base_model_path):
         for settings in SETTINGS[:2]:
             expected = reference.reply(history, settings)
             assert expected and quick.reply(history, settings) == expected
+
+
+def test_a_broken_adapter_file_is_one_line_naming_it(tmp_path, tiny_run):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    (run / "adapter" / "adapter_model.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(AssistantError, match=r"adapter: cannot load for chat \(") as error:
+        open_chat_model(run, False, None, None)
+    assert "\n" not in str(error.value)

@@ -10,13 +10,15 @@ generator), so a seeded reply is the same either way.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 import torch
 
+from ..errors import AssistantError
 from ..generation import GenerationSettings, fit_prompt
-from .llama import LlamaDecoder, adapter_unsupported_reason, unsupported_reason
+from .llama import LlamaDecoder, adapter_unsupported_reason, load_checkpoint, merge_lora, unsupported_reason
 
 TOP_K = 50  # transformers' default top-k for sampling, which ChatModel leaves in place
 SPECIAL_TOKENS = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
@@ -51,14 +53,22 @@ class QuickChatModel:
         for needed in ("config.json", "tokenizer.json", "tokenizer_config.json"):
             if not (model_dir / needed).is_file():
                 raise Unsupported(f"{model_dir} has no {needed}")
-        reason = unsupported_reason(json.loads((model_dir / "config.json").read_text(encoding="utf-8")))
+        with errors_naming(model_dir / "config.json"):
+            config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+        reason = unsupported_reason(config)
         if reason is None and adapter_dir is not None:
-            reason = adapter_unsupported_reason(
-                json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8")))
+            with errors_naming(adapter_dir / "adapter_config.json"):
+                reason = adapter_unsupported_reason(
+                    json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8")))
         if reason:
             raise Unsupported(reason)
-        decoder = LlamaDecoder.load(model_dir, default_dtype(), adapter_dir)
-        return cls(decoder, model_dir, system_prompt, has_adapter=adapter_dir is not None)
+        with errors_naming(model_dir):
+            weights = load_checkpoint(model_dir, default_dtype())
+        if adapter_dir is not None:
+            with errors_naming(adapter_dir):
+                merge_lora(weights, adapter_dir)
+        with errors_naming(model_dir):
+            return cls(LlamaDecoder(config, weights), model_dir, system_prompt, has_adapter=adapter_dir is not None)
 
     # -- prompts (as ChatModel.prompt_ids) -------------------------------------------------
 
@@ -139,6 +149,19 @@ def processed_scores(logits: torch.Tensor, seen: torch.Tensor, settings: Generat
         below[..., -1:] = 0
         scores = scores.masked_fill(below.scatter(1, order, below), -float("inf"))
     return scores
+
+
+@contextmanager
+def errors_naming(path: Path):
+    """Any failure reading `path` as one line naming it (safetensors, tokenizers and jinja
+    each raise their own error types)."""
+    try:
+        yield
+    except Unsupported:
+        raise
+    except Exception as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise AssistantError(f"{path}: cannot load for chat ({reason[:200]})") from None
 
 
 def token_text(value) -> str:

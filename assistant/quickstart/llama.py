@@ -1,5 +1,6 @@
-"""A Llama-family decoder (SmolLM2, Llama, Mistral-style without sliding windows) as a
-few PyTorch functions over the checkpoint's tensors, with a KV cache.
+"""A Llama-architecture decoder (`model_type: llama` with default rotary embeddings, such
+as SmolLM2 and TinyLlama) as a few PyTorch functions over the checkpoint's tensors, with
+a KV cache.
 
 Each step mirrors transformers' `LlamaForCausalLM` with SDPA attention op for op (RMSNorm
 in fp32, rotary tables in fp32 cast to the weights' dtype, grouped-query SDPA, tied or
@@ -48,7 +49,7 @@ class LlamaDecoder:
 
     def __init__(self, config: dict, weights: dict[str, torch.Tensor]):
         self.config = config
-        self.w = weights
+        self.weights = weights
         self.layers = config["num_hidden_layers"]
         self.heads, self.kv_heads = config["num_attention_heads"], config["num_key_value_heads"]
         self.head_dim = config.get("head_dim") or config["hidden_size"] // self.heads
@@ -63,21 +64,12 @@ class LlamaDecoder:
 
     @classmethod
     def load(cls, model_dir: Path, dtype: torch.dtype, adapter_dir: Path | None = None) -> "LlamaDecoder":
-        """The checkpoint in `model_dir` (one safetensors file or an indexed set), in `dtype`,
-        with a LoRA adapter's update merged in when `adapter_dir` is given."""
-        from safetensors.torch import load_file
-
-        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
-        index = model_dir / "model.safetensors.index.json"
-        files = (sorted({model_dir / f for f in json.loads(index.read_text())["weight_map"].values()})
-                 if index.is_file() else [model_dir / "model.safetensors"])
-        weights: dict[str, torch.Tensor] = {}
-        for file in files:
-            weights.update(load_file(file))
-        weights = {name: tensor.to(dtype) for name, tensor in weights.items()}
+        """The checkpoint in `model_dir` in `dtype`, with a LoRA adapter's update merged in
+        when `adapter_dir` is given."""
+        weights = load_checkpoint(model_dir, dtype)
         if adapter_dir is not None:
             merge_lora(weights, adapter_dir)
-        return cls(config, weights)
+        return cls(json.loads((model_dir / "config.json").read_text(encoding="utf-8")), weights)
 
     @property
     def context_limit(self) -> int:
@@ -89,16 +81,16 @@ class LlamaDecoder:
         `cache`); `cache` (a list, empty at the start) gains their keys and values."""
         start = cache[0][0].shape[2] if cache else 0
         cos, sin = self.rotary(torch.arange(start, start + ids.shape[1]))
-        x = F.embedding(ids, self.w["model.embed_tokens.weight"])
+        x = F.embedding(ids, self.weights["model.embed_tokens.weight"])
         for i in range(self.layers):
             if len(cache) <= i:
                 cache.append((None, None))
             x = self.decoder_layer(x, f"model.layers.{i}.", cos, sin, cache, i)
-        x = self.rms_norm(x[:, -1:], self.w["model.norm.weight"])
+        x = self.rms_norm(x[:, -1:], self.weights["model.norm.weight"])
         return F.linear(x, self.output_weight)[:, -1].float()
 
     def decoder_layer(self, x, prefix: str, cos, sin, cache: list, i: int):
-        w, (batch, length, _) = self.w, x.shape
+        w, (batch, length, _) = self.weights, x.shape
         h = self.rms_norm(x, w[prefix + "input_layernorm.weight"])
         q = F.linear(h, w[prefix + "self_attn.q_proj.weight"]).view(batch, length, -1, self.head_dim).transpose(1, 2)
         k = F.linear(h, w[prefix + "self_attn.k_proj.weight"]).view(batch, length, -1, self.head_dim).transpose(1, 2)
@@ -125,6 +117,19 @@ class LlamaDecoder:
         freqs = (self.inv_freq[None, :, None] @ positions[None, None, :].float()).transpose(1, 2)
         table = torch.cat((freqs, freqs), dim=-1)
         return table.cos().to(self.dtype)[:, None], table.sin().to(self.dtype)[:, None]
+
+
+def load_checkpoint(model_dir: Path, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """Every tensor of the checkpoint (one safetensors file or an indexed set) in `dtype`."""
+    from safetensors.torch import load_file
+
+    index = model_dir / "model.safetensors.index.json"
+    files = (sorted({model_dir / f for f in json.loads(index.read_text())["weight_map"].values()})
+             if index.is_file() else [model_dir / "model.safetensors"])
+    weights: dict[str, torch.Tensor] = {}
+    for file in files:
+        weights.update(load_file(file))
+    return {name: tensor.to(dtype) for name, tensor in weights.items()}
 
 
 def rotate_half(x):
