@@ -92,7 +92,7 @@ class QuickChatModel:
         for token in self.generate(self.prompt_ids(history, settings.max_new_tokens), settings):
             reply.append(token)
             text = self.tokenizer.decode(reply, skip_special_tokens=True)
-            if not text.endswith("\ufffd"):  # hold back a character whose bytes are still coming
+            if len(text) > len(shown) and not text.endswith("\ufffd"):  # hold back a half-decoded character
                 yield text[len(shown):]
                 shown = text
         text = self.tokenizer.decode(reply, skip_special_tokens=True)
