@@ -27,7 +27,8 @@ def open_chat_model(run_dir, use_base: bool, base_model: str | None, profile: st
         system_prompt = load_profile(profile).system_prompt if profile else "You are a helpful assistant."
         adapter = None
     if engine != "transformers":
-        from .quickstart.chat import QuickChatModel, Unsupported
+        from .quickstart.chat import QuickChatModel
+        from .quickstart.llama import Unsupported
 
         try:
             return QuickChatModel.open(model_dir, system_prompt, adapter)

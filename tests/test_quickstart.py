@@ -101,23 +101,66 @@ def test_processed_scores_match_transformers_processors(settings):
     assert torch.equal(processed_scores(logits, seen, settings), processors(seen, logits.clone()))
 
 
-def test_models_it_does_not_reproduce_fall_back_to_transformers(tmp_path, tiny_model_dir):
+def copy_with(tmp_path, model_dir, file: str, change) -> Path:
+    """A copy of `model_dir` whose JSON `file` is `change(settings)`."""
+    copy = tmp_path / "model"
+    shutil.copytree(model_dir, copy)
+    path = copy / file
+    path.write_text(json.dumps(change(json.loads(path.read_text()) if path.is_file() else {})))
+    return copy
+
+
+LINEAR_ROPE = {"rope_type": "linear", "factor": 2.0}
+UNREPRODUCED = [
+    ("config.json", lambda c: {**c, "rope_parameters": {**c["rope_parameters"], **LINEAR_ROPE}}, "rope type 'linear'"),
+    ("config.json", lambda c: {**c, "rope_scaling": {"type": "linear", "factor": 2.0}}, "rope type 'linear'"),
+    ("config.json", lambda c: {**c, "quantization_config": {"quant_method": "fp8"}}, "quantized weights"),
+    ("generation_config.json", lambda g: {**g, "no_repeat_ngram_size": 3}, "sets no_repeat_ngram_size"),
+    ("tokenizer_config.json", lambda t: {**t, "tokenizer_class": "LlamaTokenizer"}, "tokenizer class 'LlamaTokenizer'"),
+]
+
+
+@pytest.mark.parametrize("file, change, reason", UNREPRODUCED, ids=lambda v: v if isinstance(v, str) else "")
+def test_models_it_does_not_reproduce_fall_back_to_transformers(tmp_path, tiny_model_dir, file, change, reason):
+    model_dir = copy_with(tmp_path, tiny_model_dir, file, change)
+    with pytest.raises(AssistantError, match=f"--engine quick cannot run .*{reason}"):
+        open_chat_model(None, True, str(model_dir), None, engine="quick")
+    if "quantized" not in reason:  # transformers cannot load these fake fp8 weights either
+        assert isinstance(open_chat_model(None, True, str(model_dir), None), ChatModel)
+
+
+def test_the_models_own_top_k_is_used(tmp_path, tiny_model_dir):
+    model_dir = copy_with(tmp_path, tiny_model_dir, "generation_config.json", lambda g: {**g, "top_k": 3})
+    quick = open_chat_model(None, True, str(model_dir), None, engine="quick")
+    reference = open_chat_model(None, True, str(model_dir), None, engine="transformers")
+    settings = GenerationSettings(max_new_tokens=16, temperature=1.5, top_p=1.0, repetition_penalty=1.0, seed=4)
+    assert quick.top_k == 3
+    assert quick.reply(HISTORIES[0], settings) == reference.reply(HISTORIES[0], settings, tuned=False)
+
+
+def test_a_template_that_refuses_the_conversation_is_one_line(tmp_path, tiny_model_dir):
     model_dir = tmp_path / "model"
     shutil.copytree(tiny_model_dir, model_dir)
-    config = json.loads((model_dir / "config.json").read_text())
-    (model_dir / "config.json").write_text(json.dumps({**config, "rope_parameters": {
-        **config["rope_parameters"], "rope_type": "linear", "factor": 2.0}}))
-    assert isinstance(open_chat_model(None, True, str(model_dir), None), ChatModel)
-    with pytest.raises(AssistantError, match=r"--engine quick cannot run .*rope type 'linear'"):
-        open_chat_model(None, True, str(model_dir), None, engine="quick")
+    (model_dir / "chat_template.jinja").write_text("{{ raise_exception('Roles must alternate') }}")
+    quick = open_chat_model(None, True, str(model_dir), None, engine="quick")
+    with pytest.raises(AssistantError, match=r"chat template refused the conversation \(Roles must alternate\)"):
+        quick.reply(HISTORIES[0])
 
 
-def test_adapters_it_does_not_merge_fall_back_to_transformers(tmp_path, tiny_run):
+def test_adapters_it_does_not_merge_are_refused_by_the_quick_engine(tmp_path, tiny_run):
+    import torch
+    from safetensors.torch import load_file, save_file
+
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run)
     adapter_config = run / "adapter" / "adapter_config.json"
     adapter_config.write_text(json.dumps({**json.loads(adapter_config.read_text()), "use_dora": True}))
     with pytest.raises(AssistantError, match="adapter use_dora=True"):
+        open_chat_model(run, False, None, None, engine="quick")
+    adapter_config.write_text(json.dumps({**json.loads(adapter_config.read_text()), "use_dora": False}))
+    weights_file = run / "adapter" / "adapter_model.safetensors"
+    save_file({**load_file(weights_file), "base_model.model.lm_head.lora_A.weight": torch.zeros(4, 32)}, weights_file)
+    with pytest.raises(AssistantError, match="lm_head.lora_A.weight is not half of a LoRA pair on a decoder projection"):
         open_chat_model(run, False, None, None, engine="quick")
 
 

@@ -11,25 +11,57 @@ checks that against transformers on a tiny random model and on the embedded one.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 ADAPTER_PREFIX = "base_model.model."  # PEFT's prefix for the wrapped model's module names
+PROJECTIONS = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+               "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")
+# generation_config.json keys that leave ChatModel's replies as this path makes them: ids,
+# bookkeeping, and the settings ChatModel's generate call sets itself (top_k is read).
+NEUTRAL_GENERATION_KEYS = {
+    "_from_model_config", "transformers_version", "bos_token_id", "eos_token_id", "pad_token_id",
+    "decoder_start_token_id", "use_cache", "output_attentions", "output_hidden_states", "return_dict_in_generate",
+    "do_sample", "temperature", "top_p", "top_k", "repetition_penalty", "max_length", "max_new_tokens",
+}
+# PEFT LoRA options beyond plain low-rank updates of linear weights
+ADAPTER_EXTRAS = ("modules_to_save", "rank_pattern", "alpha_pattern", "layers_to_transform", "layer_replication",
+                  "trainable_token_indices", "alora_invocation_tokens", "target_parameters", "use_qalora",
+                  "arrow_config", "lora_bias", "megatron_config")
+
+
+class Unsupported(Exception):
+    """This model, tokenizer or adapter is not one the quick-start path reproduces."""
+
+
+def rope_settings(config: dict) -> dict:
+    """The rotary settings as transformers reads them: `rope_scaling` (older configs) wins
+    over `rope_parameters`, and the kind is named `rope_type` or `type`."""
+    return config.get("rope_scaling") or config.get("rope_parameters") or {}
 
 
 def unsupported_reason(config: dict) -> str | None:
     """Why this model config is not one this decoder reproduces exactly; None if it is."""
-    rope = config.get("rope_parameters") or config.get("rope_scaling") or {}
+    rope = rope_settings(config)
+    kind = rope.get("rope_type", rope.get("type", "default"))
     checks = [
         (config.get("model_type") == "llama", f"model type {config.get('model_type')!r} is not llama"),
-        (rope.get("rope_type", "default") == "default", f"rope type {rope.get('rope_type')!r}"),
+        (kind == "default", f"rope type {kind!r}"),
         (config.get("hidden_act", "silu") == "silu", f"activation {config.get('hidden_act')!r}"),
         (not config.get("attention_bias") and not config.get("mlp_bias"), "biased projections"),
         (config.get("pretraining_tp", 1) == 1, "tensor-parallel pretraining layout"),
+        (not config.get("quantization_config"), "quantized weights"),
     ]
     return next((reason for ok, reason in checks if not ok), None)
+
+
+def generation_unsupported_reason(generation_config: dict) -> str | None:
+    """Why the model's own generation defaults would make transformers' replies differ."""
+    extra = sorted(k for k, v in generation_config.items() if k not in NEUTRAL_GENERATION_KEYS and v not in (None, False))
+    return f"generation_config.json sets {', '.join(extra)}" if extra else None
 
 
 def adapter_unsupported_reason(adapter_config: dict) -> str | None:
@@ -38,10 +70,8 @@ def adapter_unsupported_reason(adapter_config: dict) -> str | None:
     for key, value in plain.items():
         if adapter_config.get(key, value) != value:
             return f"adapter {key}={adapter_config.get(key)!r}"
-    for key in ("modules_to_save", "rank_pattern", "alpha_pattern", "layers_to_transform"):
-        if adapter_config.get(key):
-            return f"adapter uses {key}"
-    return None
+    used = [key for key in ADAPTER_EXTRAS if adapter_config.get(key)]
+    return f"adapter uses {used[0]}" if used else None
 
 
 class LlamaDecoder:
@@ -51,16 +81,25 @@ class LlamaDecoder:
         self.config = config
         self.weights = weights
         self.layers = config["num_hidden_layers"]
-        self.heads, self.kv_heads = config["num_attention_heads"], config["num_key_value_heads"]
+        self.heads = config["num_attention_heads"]
+        self.kv_heads = config.get("num_key_value_heads") or self.heads  # LlamaConfig's defaults
         self.head_dim = config.get("head_dim") or config["hidden_size"] // self.heads
-        self.eps = config["rms_norm_eps"]
-        rope = config.get("rope_parameters") or {}
-        theta = rope.get("rope_theta", config.get("rope_theta", 10000.0))
+        self.eps = config.get("rms_norm_eps", 1e-6)
+        theta = rope_settings(config).get("rope_theta", config.get("rope_theta", 10000.0))
         exponents = torch.arange(0, self.head_dim, 2, dtype=torch.int64).float() / self.head_dim
         self.inv_freq = 1.0 / (theta ** exponents)
         tied = config.get("tie_word_embeddings", False) or "lm_head.weight" not in weights
+        missing = [n for n in self.weight_names() if n not in weights]
+        if missing:  # transformers would initialise them at random, with a warning
+            raise Unsupported(f"the checkpoint lacks {missing[0]}")
         self.output_weight = weights["model.embed_tokens.weight" if tied else "lm_head.weight"]
         self.dtype = self.output_weight.dtype
+
+    def weight_names(self) -> list[str]:
+        names = ["model.embed_tokens.weight", "model.norm.weight"]
+        for i in range(self.layers):
+            names += [f"model.layers.{i}.{n}.weight" for n in (*PROJECTIONS, "input_layernorm", "post_attention_layernorm")]
+        return names
 
     @classmethod
     def load(cls, model_dir: Path, dtype: torch.dtype, adapter_dir: Path | None = None) -> "LlamaDecoder":
@@ -126,6 +165,8 @@ def load_checkpoint(model_dir: Path, dtype: torch.dtype) -> dict[str, torch.Tens
     index = model_dir / "model.safetensors.index.json"
     files = (sorted({model_dir / f for f in json.loads(index.read_text())["weight_map"].values()})
              if index.is_file() else [model_dir / "model.safetensors"])
+    if not all(file.is_file() for file in files):
+        raise Unsupported("no safetensors checkpoint")
     weights: dict[str, torch.Tensor] = {}
     for file in files:
         weights.update(load_file(file))
@@ -139,16 +180,20 @@ def rotate_half(x):
 
 def merge_lora(weights: dict[str, torch.Tensor], adapter_dir: Path) -> None:
     """Add each LoRA pair's update to its layer's weight, as PEFT's merge does: B @ A in
-    fp32 times alpha / r (alpha / sqrt(r) with rsLoRA), summed in fp32, rounded once."""
+    fp32 times alpha / r (alpha / sqrt(r) with rsLoRA), summed in fp32, rounded once.
+    Every tensor of the adapter must be such a pair on a decoder projection."""
     from safetensors.torch import load_file
 
     config = json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))
-    scaling = config["lora_alpha"] / (config["r"] ** 0.5 if config.get("use_rslora") else config["r"])
+    scaling = config["lora_alpha"] / (math.sqrt(config["r"]) if config.get("use_rslora") else config["r"])
     tensors = load_file(adapter_dir / "adapter_model.safetensors")
+    for name in tensors:
+        module, _, kind = name.removeprefix(ADAPTER_PREFIX).rpartition(".lora_")
+        partner = name.replace(".lora_A.", ".lora_B.") if kind == "A.weight" else name.replace(".lora_B.", ".lora_A.")
+        if (kind not in ("A.weight", "B.weight") or partner not in tensors or not module.endswith(PROJECTIONS)
+                or f"{module}.weight" not in weights):
+            raise Unsupported(f"adapter tensor {name} is not half of a LoRA pair on a decoder projection")
     for name in [n for n in tensors if n.endswith(".lora_A.weight")]:
-        module = name[len(ADAPTER_PREFIX):-len(".lora_A.weight")] if name.startswith(ADAPTER_PREFIX) else name
-        target = module + ".weight"
-        if target not in weights:
-            raise KeyError(f"adapter layer {module} is not in the base model")
-        update = (tensors[name.replace("lora_A", "lora_B")].float() @ tensors[name].float()) * scaling
+        target = name.removeprefix(ADAPTER_PREFIX).removesuffix(".lora_A.weight") + ".weight"
+        update = (tensors[name.replace(".lora_A.", ".lora_B.")].float() @ tensors[name].float()) * scaling
         weights[target] = (weights[target].float() + update).to(weights[target].dtype)
