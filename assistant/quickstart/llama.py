@@ -1,6 +1,5 @@
 """A Llama-architecture decoder (`model_type: llama` with default rotary embeddings, such
-as SmolLM2 and TinyLlama) as a few PyTorch functions over the checkpoint's tensors, with
-a KV cache.
+as SmolLM2) as a few PyTorch functions over the checkpoint's tensors, with a KV cache.
 
 Each step mirrors transformers' `LlamaForCausalLM` with SDPA attention op for op (RMSNorm
 in fp32, rotary tables in fp32 cast to the weights' dtype, grouped-query SDPA, tied or
