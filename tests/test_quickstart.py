@@ -129,12 +129,13 @@ def test_models_it_does_not_reproduce_fall_back_to_transformers(tmp_path, tiny_m
         assert isinstance(open_chat_model(None, True, str(model_dir), None), ChatModel)
 
 
-def test_the_models_own_top_k_is_used(tmp_path, tiny_model_dir):
-    model_dir = copy_with(tmp_path, tiny_model_dir, "generation_config.json", lambda g: {**g, "top_k": 3})
+@pytest.mark.parametrize("top_k", [3, 0])
+def test_the_models_own_top_k_is_used(tmp_path, tiny_model_dir, top_k):
+    model_dir = copy_with(tmp_path, tiny_model_dir, "generation_config.json", lambda g: {**g, "top_k": top_k})
     quick = open_chat_model(None, True, str(model_dir), None, engine="quick")
     reference = open_chat_model(None, True, str(model_dir), None, engine="transformers")
     settings = GenerationSettings(max_new_tokens=16, temperature=1.5, top_p=1.0, repetition_penalty=1.0, seed=4)
-    assert quick.top_k == 3
+    assert quick.top_k == top_k
     assert quick.reply(HISTORIES[0], settings) == reference.reply(HISTORIES[0], settings, tuned=False)
 
 

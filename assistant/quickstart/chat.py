@@ -60,7 +60,8 @@ class QuickChatModel:
                 merge_lora(weights, adapter_dir)
         with errors_naming(model_dir):
             decoder = LlamaDecoder(config, weights)
-        return cls(decoder, tokenizer, system_prompt, adapter_dir is not None, generation.get("top_k") or TOP_K)
+        top_k = generation.get("top_k")  # as transformers: unset means its default, 0 means no top-k
+        return cls(decoder, tokenizer, system_prompt, adapter_dir is not None, TOP_K if top_k is None else top_k)
 
     # -- prompts (as ChatModel.prompt_ids) -------------------------------------------------
 
@@ -134,8 +135,9 @@ def processed_scores(logits: torch.Tensor, seen: torch.Tensor, settings: Generat
         return scores
     if settings.temperature != 1.0:
         scores = scores / settings.temperature
-    top_k = min(top_k, scores.shape[-1])
-    scores = scores.masked_fill(scores < torch.topk(scores, top_k)[0][..., -1, None], -float("inf"))
+    if top_k:
+        kth_best = torch.topk(scores, min(top_k, scores.shape[-1]))[0][..., -1, None]
+        scores = scores.masked_fill(scores < kth_best, -float("inf"))
     if settings.top_p < 1.0:
         sorted_scores, order = torch.sort(scores, descending=False)
         below = sorted_scores.softmax(dim=-1).cumsum(dim=-1) <= (1 - settings.top_p)
