@@ -37,7 +37,7 @@ def open_chat_model(run_dir, use_base: bool, base_model: str | None, profile: st
                 raise AssistantError(f"--engine quick cannot run {model_dir}: {exc} (use --engine transformers)") from None
     if run_dir:
         return ChatModel.from_run(run_dir)  # --base switches its adapter off per reply
-    return ChatModel.from_base(base_model, system_prompt)
+    return ChatModel.from_base(model_dir, system_prompt)  # already resolved (and converted) above
 
 
 def chat_loop(model, settings: GenerationSettings, tuned: bool) -> None:

@@ -115,6 +115,7 @@ UNREPRODUCED = [
     ("config.json", lambda c: {**c, "rope_parameters": {**c["rope_parameters"], **LINEAR_ROPE}}, "rope type 'linear'"),
     ("config.json", lambda c: {**c, "rope_scaling": {"type": "linear", "factor": 2.0}}, "rope type 'linear'"),
     ("config.json", lambda c: {**c, "quantization_config": {"quant_method": "fp8"}}, "quantized weights"),
+    ("config.json", lambda c: {**c, "tie_word_embeddings": False}, "the checkpoint lacks lm_head.weight"),
     ("generation_config.json", lambda g: {**g, "no_repeat_ngram_size": 3}, "sets no_repeat_ngram_size"),
     ("tokenizer_config.json", lambda t: {**t, "tokenizer_class": "LlamaTokenizer"}, "tokenizer class 'LlamaTokenizer'"),
 ]

@@ -87,15 +87,15 @@ class LlamaDecoder:
         theta = rope_settings(config).get("rope_theta", config.get("rope_theta", 10000.0))
         exponents = torch.arange(0, self.head_dim, 2, dtype=torch.int64).float() / self.head_dim
         self.inv_freq = 1.0 / (theta ** exponents)
-        tied = config.get("tie_word_embeddings", False) or "lm_head.weight" not in weights
+        self.tied = config.get("tie_word_embeddings", False)  # LlamaConfig's default
         missing = [n for n in self.weight_names() if n not in weights]
         if missing:  # transformers would initialise them at random, with a warning
             raise Unsupported(f"the checkpoint lacks {missing[0]}")
-        self.output_weight = weights["model.embed_tokens.weight" if tied else "lm_head.weight"]
+        self.output_weight = weights["model.embed_tokens.weight" if self.tied else "lm_head.weight"]
         self.dtype = self.output_weight.dtype
 
     def weight_names(self) -> list[str]:
-        names = ["model.embed_tokens.weight", "model.norm.weight"]
+        names = ["model.embed_tokens.weight", "model.norm.weight", *([] if self.tied else ["lm_head.weight"])]
         for i in range(self.layers):
             names += [f"model.layers.{i}.{n}.weight" for n in (*PROJECTIONS, "input_layernorm", "post_attention_layernorm")]
         return names
@@ -118,11 +118,11 @@ class LlamaDecoder:
         """fp32 logits [1, vocab] for the token after `ids` ([1, T], the tokens not yet in
         `cache`); `cache` (a list, empty at the start) gains their keys and values."""
         start = cache[0][0].shape[2] if cache else 0
+        if not cache:
+            cache.extend([(None, None)] * self.layers)
         cos, sin = self.rotary(torch.arange(start, start + ids.shape[1]))
         x = F.embedding(ids, self.weights["model.embed_tokens.weight"])
         for i in range(self.layers):
-            if len(cache) <= i:
-                cache.append((None, None))
             x = self.decoder_layer(x, f"model.layers.{i}.", cos, sin, cache, i)
         x = self.rms_norm(x[:, -1:], self.weights["model.norm.weight"])
         return F.linear(x, self.output_weight)[:, -1].float()

@@ -24,8 +24,8 @@ class ChatTokenizer:
         if settings.get("tokenizer_class", AS_STORED[0]) not in AS_STORED:
             raise Unsupported(f"tokenizer class {settings['tokenizer_class']!r}")
         extra = read_json(model_dir / "special_tokens_map.json") if (model_dir / "special_tokens_map.json").is_file() else {}
-        self.special = {name: token_text(settings.get(name) or extra.get(name))
-                        for name in SPECIAL_TOKENS if settings.get(name) or extra.get(name)}
+        found = {name: settings.get(name) or extra.get(name) for name in SPECIAL_TOKENS}
+        self.special = {name: token_text(value) for name, value in found.items() if value}
         if "eos_token" not in self.special:
             raise Unsupported("the tokenizer names no end-of-turn token")
         self.special.setdefault("pad_token", self.special["eos_token"])  # as base_model.load_tokenizer sets it
