@@ -41,7 +41,7 @@ class TrainConfig(BaseModel):
         "auto", description="Attention kernel; auto picks the fastest measured for the device and example lengths.")
     compile: bool | Literal["auto"] = Field(
         "auto", description="Compile each decoder layer with torch.compile: faster steps after a one-time compile, "
-        "cached on disk. auto: on for single-process CPU runs long enough to gain (see training.compile_for).")
+        "cached on disk. auto: on for single-process CPU runs long enough to gain, fewer steps once the cache holds the model's kernels (see compiling.py).")
     logging_steps: int = Field(5, ge=1)
     threads: int | None = Field(None, ge=1, description="CPU threads for torch; default all cores.")
 

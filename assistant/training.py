@@ -11,14 +11,13 @@ Read top to bottom:
 from __future__ import annotations
 
 import json
-import math
-import os
 import platform
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
 from .atomic import staged_directory, write_text_atomic
+from .compiling import cache_is_warm, compile_for, graph_key, mark_cache_warm
 from .config import TrainConfig
 from .errors import AssistantError, InputError
 from .rundir import RunDir
@@ -75,6 +74,7 @@ def lora_model(base_path: str, config: TrainConfig, attention: str, compile_laye
     from peft import LoraConfig, get_peft_model
 
     from .base_model import load_model
+    from .compiling import compile_decoder_layers
 
     # The frozen base weights load in bf16 where the hardware has fast bf16 (measured here:
     # 264 tokens/s against 160 for fp32 weights under the Trainer's autocast); PEFT keeps
@@ -97,54 +97,8 @@ def lora_model(base_path: str, config: TrainConfig, attention: str, compile_laye
             if hasattr(module, "cast_input_dtype_enabled"):
                 module.cast_input_dtype_enabled = False
     if compile_layers:
-        compile_decoder_layers(model)
+        compile_decoder_layers(model, _cuda_available())
     return model
-
-
-# make bench on 2 CPU cores (three runs): a compiled step is about 1.15-1.2x faster, and a
-# first compiled run (nothing cached yet) comes out ahead of a plain one after about 120-190
-# steps (13-30 once the compile cache is warm). Auto compiles runs that long, with margin.
-COMPILE_PAYS_FROM_STEPS = 300
-
-
-def planned_steps(config: TrainConfig, train_rows: int, processes: int) -> int:
-    if config.max_steps > 0:
-        return config.max_steps
-    batches = math.ceil(train_rows / (config.batch_size * processes))
-    return math.ceil(math.ceil(batches / config.grad_accum) * config.epochs)
-
-
-def compile_for(config: TrainConfig, train_rows: int, processes: int) -> bool:
-    """Whether to compile the decoder layers: as configured, or with `auto` on single-process
-    CPU runs of at least COMPILE_PAYS_FROM_STEPS steps where a C++ compiler is installed.
-    (On GPUs and under data-parallel launches the gain is not measured here, so auto leaves
-    compiling to `compile: true`.)"""
-    if config.compile != "auto":
-        return config.compile
-    if _cuda_available() or processes > 1 or not has_cxx_compiler():
-        return False
-    return planned_steps(config, train_rows, processes) >= COMPILE_PAYS_FROM_STEPS
-
-
-def has_cxx_compiler() -> bool:
-    """torch.compile on CPU generates C++ and builds it with the system compiler."""
-    return shutil.which(os.environ.get("CXX", "g++")) is not None
-
-
-def compile_decoder_layers(model) -> None:
-    """torch.compile each decoder layer in place ("regional" compilation): the layers share
-    one compiled graph, so compiling costs one layer's worth, not the model's, and the
-    elementwise work around the matmuls (norms, rotary, SiLU, LoRA scaling, casts) is fused.
-    Dynamic shapes, because length-grouped batches change length every step. In place, so
-    parameter names, the saved adapter and checkpoints are those of the plain model."""
-    if not _cuda_available() and not has_cxx_compiler():
-        raise AssistantError("compile: true needs a C++ compiler on CPU (g++, or $CXX); install one or leave compile off")
-    layer_classes = set(getattr(model.get_base_model(), "_no_split_modules", None) or ())
-    layers = [m for m in model.modules() if type(m).__name__ in layer_classes]
-    if not layers:
-        raise AssistantError(f"compile: true: no decoder layers found in {type(model.get_base_model()).__name__}")
-    for layer in layers:
-        layer.compile(dynamic=True)
 
 
 def attention_for(config: TrainConfig, rows: list[dict]) -> str:
@@ -296,8 +250,11 @@ def train(data_dir: Path, run_dir: Path, config: TrainConfig, resume: bool = Fal
             run.metrics.unlink(missing_ok=True)
     processes.wait_for_everyone()
 
-    compiled = compile_for(config, len(train_set), processes.num_processes)
-    model = lora_model(base_path, config, attention_for(config, train_set + validation_set), compiled)
+    attention = attention_for(config, train_set + validation_set)
+    compiled_graph = graph_key(config, base_path, attention, use_bf16(config))
+    compiled = compile_for(config, len(train_set), processes.num_processes, cache_is_warm(compiled_graph),
+                           _cuda_available())
+    model = lora_model(base_path, config, attention, compiled)
     trainer = build_trainer(model, tokenizer, train_set, validation_set, config, run)
     result = trainer.train(resume_from_checkpoint=True if resume else None)
 
@@ -307,6 +264,8 @@ def train(data_dir: Path, run_dir: Path, config: TrainConfig, resume: bool = Fal
         with staged_directory(run.adapter) as staging:
             trainer.model.save_pretrained(staging)
         write_run_records(run, config, data_dir, summary)
+        if compiled:
+            mark_cache_warm(compiled_graph)  # later runs of this model compile from the cache
         if summary["tokens_per_second"]:
             from .speed import record_speed  # the dataset card's time estimates use the real figure
 

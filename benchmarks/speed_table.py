@@ -14,12 +14,14 @@ def verdict(ok: bool) -> str:
 def training_rows(f: dict) -> list[str]:
     rows = ["| trainer | tokens/s | steady tokens/s | wall time per epoch | steps | trained tokens | padding share | "
             "model TFLOP | MFU | steady MFU | peak RSS |", "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for key, label in (("ours", "`assistant train`"), ("trl", "TRL `SFTTrainer`, defaults"),
+    for key, label in (("ours", "`assistant train`, first run on a machine"), ("trl", "TRL `SFTTrainer`, defaults"),
                        ("compiled_first", "`assistant train --compile`, first run (compiles)"),
-                       ("compiled", "`assistant train --compile`, later runs (compile cache warm)")):
+                       ("ours_warm", "`assistant train`, later runs (compile cache warm)")):
         if key not in f:
             continue
         r = f[key]
+        if "compiled" in r and key != "compiled_first":
+            label += " (auto: compiled)" if r["compiled"] else " (auto: not compiled)"
         steady = r.get("steady_tokens_per_s")
         rows.append(f"| {label} | {r['tokens_per_s']:.0f} | {f'{steady:.0f}' if steady else 'n/a'} | {r['epoch_s']:.0f} s "
                     f"| {r['steps']} | {r['tokens']:,} | {r['padding_share']:.1%} | {r['flops'] / 1e12:.1f} "
@@ -46,7 +48,7 @@ def mfu_phrase(f: dict, key: str) -> str:
 
 
 def steady_ratio(f: dict) -> str:
-    ours, compiled = f["ours"].get("steady_tokens_per_s"), f["compiled"].get("steady_tokens_per_s")
+    ours, compiled = f["ours"].get("steady_tokens_per_s"), f["ours_warm"].get("steady_tokens_per_s")
     return f" and {compiled / ours:.2f}x in steady state" if ours and compiled else ""
 
 
@@ -54,7 +56,7 @@ def payback(f: dict) -> str:
     """After how many steps a compiled run (first ever, and cache warm) has taken less wall
     time than a default one: each run's time is its overhead plus steps at its steady
     rate, both estimated from the measured epoch."""
-    ours, warm, first = f["ours"], f["compiled"], f["compiled_first"]
+    ours, warm, first = f["ours"], f["ours_warm"], f["compiled_first"]
     if not (ours.get("steady_tokens_per_s") and warm.get("steady_tokens_per_s")):
         return ""
     tokens_per_step = ours["tokens"] / ours["steps"]
@@ -71,7 +73,8 @@ def payback(f: dict) -> str:
 
     return (f"; a compiled step saves {t_default - t_compiled:.2f} s, so a compiled run comes out ahead after about "
             f"{even(first):.0f} steps the first time and {even(warm):.0f} steps once the cache is warm, which is why "
-            "`compile: auto` compiles only CPU runs of 300 steps or more (the demo trains about 60)")
+            "`compile: auto` compiles a CPU run of 300 steps or more on a machine that has not compiled the model yet, "
+            "and of 30 steps or more once it has")
 
 
 def training_notes(f: dict) -> list[str]:
@@ -85,18 +88,21 @@ def training_notes(f: dict) -> list[str]:
                      f"with gradient checkpointing {'on' if trl['gradient_checkpointing'] else 'off'} and bf16 "
                      f"{'on' if trl['bf16'] else 'off'} (its defaults), random-order padded batches, and logits "
                      "and loss at every position.")
-    compile_cost = f["compiled_first"]["runtime_s"] - f["compiled"]["runtime_s"]
+    warm = f["ours_warm"]
+    compile_cost = f["compiled_first"]["runtime_s"] - warm["runtime_s"]
     notes += [
         f"- MFU against the bf16 matmul peak measured in this run, the best of measurements before and after "
         f"the training runs ({f['peak_bf16']:.0f} GFLOP/s; fp32 {f['peak_fp32']:.0f}). Target at least 50%. "
-        f"Over the whole epoch: `assistant train` **{mfu(f, 'ours'):.1%}** ({verdict(mfu(f, 'ours') >= 0.5)}), "
-        f"with `--compile` (cache warm) **{mfu(f, 'compiled'):.1%}** ({verdict(mfu(f, 'compiled') >= 0.5)}). "
-        f"Steady state (from step {STEADY_FROM}, after warm-up and compiling): {mfu_phrase(f, 'ours')} and "
-        f"{mfu_phrase(f, 'compiled')} with `--compile`. Attention kernel: {ours['attention']}.",
-        f"- `--compile` runs at {f['compiled']['tokens_per_s'] / ours['tokens_per_s']:.2f}x the default's tokens/s "
-        f"over the epoch{steady_ratio(f)}. The first compiled run on a machine spends about {compile_cost:.0f} s "
-        f"more than later ones, compiling (cached on disk after; later runs still trace the layers and load the "
-        f"cached kernels){payback(f)}.",
+        f"Over the whole epoch: `assistant train` on a machine that has compiled the model before "
+        f"(`compile: auto` {'compiled' if warm['compiled'] else 'did not compile'}) **{mfu(f, 'ours_warm'):.1%}** "
+        f"({verdict(mfu(f, 'ours_warm') >= 0.5)}); its first run on a machine, not compiled, "
+        f"**{mfu(f, 'ours'):.1%}** ({verdict(mfu(f, 'ours') >= 0.5)}). Steady state (from step {STEADY_FROM}, "
+        f"after warm-up and compiling): {mfu_phrase(f, 'ours_warm')} and {mfu_phrase(f, 'ours')}. "
+        f"Attention kernel: {ours['attention']}.",
+        f"- Compiled, `assistant train` runs at {warm['tokens_per_s'] / ours['tokens_per_s']:.2f}x the uncompiled "
+        f"tokens/s over the epoch{steady_ratio(f)}. The first compiled run on a machine spends about "
+        f"{compile_cost:.0f} s more than later ones, compiling (cached on disk after; later runs still trace the "
+        f"layers and load the cached kernels){payback(f)}.",
         "- Model FLOPs per epoch, from the examples' lengths: 4·N_frozen per token (forward 2N, backward to "
         "the activations 2N; frozen weights need no weight gradient) + 6·N_lora per token + 4·d·V per logit "
         "row (at labelled positions for `assistant train`, which computes only those; at every position for "

@@ -4,8 +4,9 @@
     python benchmarks/train_runs.py ours-compiled DATA_DIR RUN_DIR STEPS
     python benchmarks/train_runs.py trl           DATA_DIR RUN_DIR STEPS
 
-`ours` is `assistant train` with the demo settings (demo/train.yaml), `ours-compiled` the
-same with `compile: true`; `trl` is TRL's
+`ours` is `assistant train` with the demo settings (demo/train.yaml; `compile: auto`, which
+compiles depending on the run's length and the compile cache), `ours-compiled` the same
+with `compile: true`; `trl` is TRL's
 SFTTrainer with its defaults on the same base model, data, LoRA settings, batch size and
 number of steps. Both count trained tokens the same way (non-padding input tokens, the
 Trainer's own counter). Prints one JSON line: tokens, runtime, padding share of the
@@ -84,7 +85,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_ours(data_dir: Path, run_dir: Path, steps: int, compile_layers: bool = False) -> dict:
+def run_ours(data_dir: Path, run_dir: Path, steps: int, compile_layers: bool | str = "auto") -> dict:
     """`assistant train` itself (the engine's `train`), after measuring its batches."""
     from assistant.config import TrainConfig
     from assistant.training import train
@@ -99,6 +100,7 @@ def run_ours(data_dir: Path, run_dir: Path, steps: int, compile_layers: bool = F
         "runtime_s": summary["train_runtime_s"],
         "steps": summary["steps"],
         "epochs": summary["epochs"],
+        "compiled": summary["compiled"],
         **figures,
         "peak_rss_mb": peak_rss_mb(),
     }

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.training import has_cxx_compiler
+from assistant.compiling import has_cxx_compiler
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"

@@ -143,10 +143,10 @@ def test_attention_choice(monkeypatch):
 def test_compiled_layers_compute_the_plain_loss_and_gradient(tiny_model_dir, tokenizer, rows):
     """compile: true (torch.compile of each decoder layer, dynamic shapes) gives the loss and
     LoRA gradient of the plain model, at two batch lengths without a recompile error."""
-    from assistant.training import compile_decoder_layers
+    from assistant.compiling import compile_decoder_layers
 
     plain, compiled = tiny(tiny_model_dir, "eager"), tiny(tiny_model_dir, "eager")
-    compile_decoder_layers(compiled)
+    compile_decoder_layers(compiled, cuda=False)
     layers = [m for m in compiled.modules() if getattr(m, "_compiled_call_impl", None) is not None]
     assert [type(m).__name__ for m in layers] == ["LlamaDecoderLayer"] * 2
     for batch_rows in (rows, rows[:1]):

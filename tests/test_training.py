@@ -1,4 +1,5 @@
 import json
+import os
 
 import pytest
 
@@ -73,13 +74,17 @@ def test_same_seed_gives_the_same_adapter(prepared, tiny_model_dir, tmp_path):
 
 
 @needs_cxx
-def test_a_compiled_run_trains_and_saves_like_a_plain_one(prepared, tiny_model_dir, tmp_path):
+def test_a_compiled_run_trains_and_saves_like_a_plain_one(prepared, tiny_model_dir, tmp_path, monkeypatch):
     """compile: true through the whole run (training and validation passes): the same
     adapter parameter names, and the same first-step loss. (Exact per-batch equality of
     loss and gradients is tests/test_batching.py's; after a few Adam steps fp32 reordering
-    differences grow to about 1%, as between any two kernels.)"""
+    differences grow to about 1%, as between any two kernels.) Afterwards the compile cache
+    is warm, so `compile: auto` compiles a later run of that graph that is long enough."""
     from safetensors.torch import load_file
 
+    from assistant.compiling import WARM_PAYS_FROM_STEPS
+
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "compile-cache"))
     first_losses = {}
     for name, compile_layers in (("plain", False), ("compiled", True)):
         summary = train(prepared, tmp_path / name, tiny_config(tiny_model_dir, precision="fp32", compile=compile_layers))
@@ -90,34 +95,60 @@ def test_a_compiled_run_trains_and_saves_like_a_plain_one(prepared, tiny_model_d
     compiled = load_file(tmp_path / "compiled" / "adapter" / "adapter_model.safetensors")
     assert plain.keys() == compiled.keys()
     assert first_losses["compiled"] == pytest.approx(first_losses["plain"], rel=1e-5)
+    assert (tmp_path / "compile-cache" / "assistant-compiled").is_dir()
+    later = tiny_config(tiny_model_dir, precision="fp32", max_steps=WARM_PAYS_FROM_STEPS, eval_steps=1000)
+    assert train(prepared, tmp_path / "later", later)["compiled"] is True
 
 
 def test_auto_compile_is_for_cpu_runs_long_enough_to_gain(monkeypatch):
-    from assistant import training
-    from assistant.training import COMPILE_PAYS_FROM_STEPS, compile_for, planned_steps
+    from assistant import compiling
+    from assistant.compiling import COLD_PAYS_FROM_STEPS, WARM_PAYS_FROM_STEPS, planned_steps
 
-    monkeypatch.setattr(training, "_cuda_available", lambda: False)
-    monkeypatch.setattr(training.shutil, "which", lambda name: "/usr/bin/g++")
+    monkeypatch.setattr(compiling.shutil, "which", lambda name: "/usr/bin/g++")
+
+    def compile_for(config, rows, processes=1, warm=False, cuda=False):
+        return compiling.compile_for(config, rows, processes, warm, cuda)
+
     demo = TrainConfig(epochs=1.4, batch_size=8)
-    assert planned_steps(demo, 345, 1) == 62 and not compile_for(demo, 345, 1)  # the demo: too short to gain
+    assert planned_steps(demo, 345, 1) == 62
+    assert not compile_for(demo, 345)  # the demo on a machine that never compiled it: too short to gain
+    assert compile_for(demo, 345, warm=True)  # once the compile cache holds its kernels, it gains
+    assert not compile_for(TrainConfig(max_steps=WARM_PAYS_FROM_STEPS - 1), 10, warm=True)
     long_run = TrainConfig(epochs=3, batch_size=8)
-    assert planned_steps(long_run, 2000, 1) == 750 and compile_for(long_run, 2000, 1)
+    assert planned_steps(long_run, 2000, 1) == 750 and compile_for(long_run, 2000)
     assert planned_steps(long_run, 2000, 4) == 189 and not compile_for(long_run, 2000, 4)  # split over 4 processes
-    assert not compile_for(long_run, 20000, 2)  # long enough, but data-parallel compiling is not measured
-    assert compile_for(TrainConfig(max_steps=COMPILE_PAYS_FROM_STEPS), 10, 1)
-    assert compile_for(TrainConfig(compile=True), 10, 1) and not compile_for(TrainConfig(compile=False), 2000, 1)
-    monkeypatch.setattr(training.shutil, "which", lambda name: None)  # no C++ compiler: auto stays off
-    assert not compile_for(long_run, 2000, 1)
-    monkeypatch.setattr(training.shutil, "which", lambda name: "/usr/bin/g++")
-    monkeypatch.setattr(training, "_cuda_available", lambda: True)  # not measured on GPUs: auto stays off
-    assert not compile_for(long_run, 2000, 1)
+    assert not compile_for(long_run, 20000, 2, warm=True)  # data-parallel compiling is not measured
+    assert compile_for(TrainConfig(max_steps=COLD_PAYS_FROM_STEPS), 10)
+    assert compile_for(TrainConfig(compile=True), 10) and not compile_for(TrainConfig(compile=False), 2000, warm=True)
+    assert not compile_for(long_run, 2000, cuda=True, warm=True)  # not measured on GPUs: auto stays off
+    monkeypatch.setattr(compiling.shutil, "which", lambda name: None)  # no C++ compiler: auto stays off
+    assert not compile_for(long_run, 2000, warm=True)
+
+
+def test_the_compile_cache_is_warm_once_a_compiled_run_of_that_graph_finished(tmp_path, monkeypatch, tiny_model_dir):
+    from assistant.compiling import cache_is_warm, compile_cache_dir, graph_key, mark_cache_warm
+
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    monkeypatch.setenv("ASSISTANT_HOME", str(tmp_path / "home"))
+    assert compile_cache_dir() == tmp_path / "home" / "torch-compile"  # persistent, unlike torch's /tmp default
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(tmp_path / "home" / "torch-compile")
+    key = graph_key(TrainConfig(), tiny_model_dir, "eager", bf16=True)
+    assert not cache_is_warm(key)
+    mark_cache_warm(key)
+    assert cache_is_warm(key)
+    # another adapter rank, attention kernel or precision is another graph: still cold
+    assert not cache_is_warm(graph_key(TrainConfig(lora_r=4), tiny_model_dir, "eager", bf16=True))
+    assert not cache_is_warm(graph_key(TrainConfig(), tiny_model_dir, "sdpa", bf16=True))
+    assert not cache_is_warm(graph_key(TrainConfig(), tiny_model_dir, "eager", bf16=False))
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "own-cache"))  # the user's cache: its own markers
+    assert compile_cache_dir() == tmp_path / "own-cache" and not cache_is_warm(key)
 
 
 def test_compile_without_a_cxx_compiler_is_a_one_line_error(tiny_model_dir, monkeypatch):
-    from assistant import training
+    from assistant import compiling, training
 
     monkeypatch.setattr(training, "_cuda_available", lambda: False)
-    monkeypatch.setattr(training.shutil, "which", lambda name: None)
+    monkeypatch.setattr(compiling.shutil, "which", lambda name: None)
     with pytest.raises(AssistantError, match=r"compile: true needs a C\+\+ compiler"):
         training.lora_model(tiny_model_dir, tiny_config(tiny_model_dir, compile=True), "eager", compile_layers=True)
 

@@ -1,0 +1,113 @@
+"""torch.compile for training: when it pays, where its cache lives, and compiling the layers.
+
+A compiled step is about 1.15-1.2x faster on 2 CPU cores (make bench), but compiling costs
+time once per machine: the first compiled run spends about 50 s compiling and comes out ahead
+of a plain run after about 120-190 steps. The compiled kernels are cached on disk, so later
+runs only trace the layers and load them (a few seconds) and come out ahead after 13-30 steps.
+`compile: auto` therefore compiles a long run (COLD_PAYS_FROM_STEPS) on a machine that has not
+compiled this model yet, and any run of WARM_PAYS_FROM_STEPS or more once it has.
+
+"Has compiled this model" is a marker file written after a compiled training run finishes,
+inside the compile cache itself (so wiping the cache wipes the marker), keyed by what shapes
+the compiled graph: torch version, the base model's config, and the adapter and precision
+settings. A stale marker costs one slower run (torch compiles again), never a wrong result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+from pathlib import Path
+
+from .config import TrainConfig
+from .errors import AssistantError
+
+COLD_PAYS_FROM_STEPS = 300  # measured break-even 120-190 steps, with margin
+WARM_PAYS_FROM_STEPS = 30  # measured break-even 13-30 steps
+WARM_MARKERS = "assistant-compiled"
+
+
+def compile_cache_dir() -> Path:
+    """torch's compile cache (TORCHINDUCTOR_CACHE_DIR): the user's setting, else a folder in
+    the project cache, which unlike torch's default under /tmp survives a reboot."""
+    from .home import assistant_home
+
+    configured = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    path = assistant_home() / "torch-compile"
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(path)  # read by torch when it compiles
+    return path
+
+
+def graph_key(config: TrainConfig, base_path: str, attention: str, bf16: bool) -> str:
+    """What the compiled decoder layer depends on, hashed: a run with the same key reuses the
+    cached kernels."""
+    import torch
+
+    config_file = Path(base_path) / "config.json"
+    model_config = config_file.read_text(encoding="utf-8") if config_file.is_file() else base_path
+    settings = {
+        "torch": torch.__version__,
+        "model": model_config,
+        "attention": attention,
+        "bf16": bf16,
+        "lora": [config.lora_r, config.lora_alpha, config.lora_dropout, config.target_modules],
+    }
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def cache_is_warm(key: str) -> bool:
+    return (compile_cache_dir() / WARM_MARKERS / key).is_file()
+
+
+def mark_cache_warm(key: str) -> None:
+    """Called after a compiled run finished: its kernels are in the cache now."""
+    markers = compile_cache_dir() / WARM_MARKERS
+    markers.mkdir(parents=True, exist_ok=True)
+    (markers / key).touch()
+
+
+def planned_steps(config: TrainConfig, train_rows: int, processes: int) -> int:
+    if config.max_steps > 0:
+        return config.max_steps
+    batches = math.ceil(train_rows / (config.batch_size * processes))
+    return math.ceil(math.ceil(batches / config.grad_accum) * config.epochs)
+
+
+def compile_for(config: TrainConfig, train_rows: int, processes: int, warm: bool, cuda: bool) -> bool:
+    """Whether to compile the decoder layers: as configured, or with `auto` on single-process
+    CPU runs that gain (see the module docstring) where a C++ compiler is installed. (On GPUs
+    and under data-parallel launches the gain is not measured here, so auto leaves compiling
+    to `compile: true`.)"""
+    if config.compile != "auto":
+        return config.compile
+    if cuda or processes > 1 or not has_cxx_compiler():
+        return False
+    steps = planned_steps(config, train_rows, processes)
+    return steps >= (WARM_PAYS_FROM_STEPS if warm else COLD_PAYS_FROM_STEPS)
+
+
+def has_cxx_compiler() -> bool:
+    """torch.compile on CPU generates C++ and builds it with the system compiler."""
+    return shutil.which(os.environ.get("CXX", "g++")) is not None
+
+
+def compile_decoder_layers(model, cuda: bool) -> None:
+    """torch.compile each decoder layer in place ("regional" compilation): the layers share
+    one compiled graph, so compiling costs one layer's worth, not the model's, and the
+    elementwise work around the matmuls (norms, rotary, SiLU, LoRA scaling, casts) is fused.
+    Dynamic shapes, because length-grouped batches change length every step. In place, so
+    parameter names, the saved adapter and checkpoints are those of the plain model."""
+    if not cuda and not has_cxx_compiler():
+        raise AssistantError("compile: true needs a C++ compiler on CPU (g++, or $CXX); install one or leave compile off")
+    compile_cache_dir()
+    layer_classes = set(getattr(model.get_base_model(), "_no_split_modules", None) or ())
+    layers = [m for m in model.modules() if type(m).__name__ in layer_classes]
+    if not layers:
+        raise AssistantError(f"compile: true: no decoder layers found in {type(model.get_base_model()).__name__}")
+    for layer in layers:
+        layer.compile(dynamic=True)
