@@ -16,7 +16,7 @@ def training_rows(f: dict) -> list[str]:
             "model TFLOP | MFU | steady MFU | peak RSS |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for key, label in (("ours", "`assistant train`, first run on a machine"), ("trl", "TRL `SFTTrainer`, defaults"),
                        ("compiled_first", "`assistant train --compile`, first run (compiles)"),
-                       ("ours_warm", "`assistant train`, later runs (compile cache warm)")):
+                       ("ours_warm", "`assistant train`, later runs, compile cache warm")):
         if key not in f:
             continue
         r = f[key]
