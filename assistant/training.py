@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .atomic import staged_directory, write_text_atomic
-from .compiling import cache_is_warm, compile_for, graph_key, mark_cache_warm
+from .compiling import cache_is_warm, compile_decoder_layers, compile_for, graph_key, mark_cache_warm
 from .config import TrainConfig
 from .errors import AssistantError, InputError
 from .rundir import RunDir
@@ -74,7 +74,6 @@ def lora_model(base_path: str, config: TrainConfig, attention: str, compile_laye
     from peft import LoraConfig, get_peft_model
 
     from .base_model import load_model
-    from .compiling import compile_decoder_layers
 
     # The frozen base weights load in bf16 where the hardware has fast bf16 (measured here:
     # 264 tokens/s against 160 for fp32 weights under the Trainer's autocast); PEFT keeps

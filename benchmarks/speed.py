@@ -202,15 +202,12 @@ def measure(skip_trl: bool) -> dict:
         # model; then `--compile` once (it compiles and fills the cache); then `assistant
         # train` again, as every later run on this machine
         inductor = {"TORCHINDUCTOR_CACHE_DIR": str(work / "inductor-cache")}
-        figures["ours"] = train_run("ours", data, work / "ours", steps, inductor)
-        print("ours:", json.dumps(figures["ours"]), flush=True)
-        if not skip_trl:
-            figures["trl"] = train_run("trl", data, work / "trl", steps)
-            print("trl:", json.dumps(figures["trl"]), flush=True)
-        figures["compiled_first"] = train_run("ours-compiled", data, work / "compiled_first", steps, inductor)
-        print("compiled_first:", json.dumps(figures["compiled_first"]), flush=True)
-        figures["ours_warm"] = train_run("ours", data, work / "ours_warm", steps, inductor)
-        print("ours_warm:", json.dumps(figures["ours_warm"]), flush=True)
+        runs = [("ours", "ours"), ("trl", "trl"), ("compiled_first", "ours-compiled"), ("ours_warm", "ours")]
+        for key, which in runs:
+            if which == "trl" and skip_trl:
+                continue
+            figures[key] = train_run(which, data, work / key, steps, inductor)
+            print(f"{key}:", json.dumps(figures[key]), flush=True)
         # the peak again, after the long runs: on a shared machine the best rate is the peak
         figures["peak_bf16"] = max(figures["peak_bf16"], matmul_peak("bfloat16"))
         print(f"matmul peak after training: bf16 {figures['peak_bf16']:.0f} GFLOP/s", flush=True)
