@@ -30,6 +30,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SHOTS = REPO / "test-output" / "browser"
 TIMEOUT_MS = 60_000  # generation on the tiny model takes a second or two; this is the ceiling
+# `expect` has its own 5 s default that page.set_default_timeout does not change; on a loaded CI machine
+# a blind comparison's two replies took longer than that, so assertions get the same ceiling as actions.
+sync_api.expect.set_options(timeout=TIMEOUT_MS)
 
 
 @pytest.fixture(scope="module")
