@@ -168,7 +168,7 @@ print(json.dumps(results))
 """
 
 
-def generation(adapter: Path, rounds: int = 3) -> dict:
+def generation(adapter: Path, rounds: int = 5) -> dict:
     code = (f"ADAPTER, TEXT, PROMPT, NEW, ROUNDS = {str(adapter)!r}, {str(REPO / 'README.md')!r}, "
             f"{PROMPT_TOKENS}, {NEW_TOKENS}, {rounds}\n{GENERATION}")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
