@@ -142,7 +142,7 @@ def prepare(inputs, profile, out, fmt, speaker_map, question_column, answer_colu
 @click.option("--seed", type=int)
 @click.option("--threads", type=int, help="CPU threads (default: all cores).")
 @click.option("--compile/--no-compile", "compile", default=None,
-              help="torch.compile the decoder layers, or not (default: auto, on for single-process CPU runs of 300+ steps, 30+ once the compile cache holds the model; docs/scaling.md).")
+              help="torch.compile the decoder layers, or not (default: auto, on for single-process CPU runs of 300+ steps, 40+ once the compile cache holds the model; docs/scaling.md).")
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint in the run directory.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing run directory.")
 def train(data, out, config_path, resume, overwrite, **overrides):

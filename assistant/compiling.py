@@ -3,7 +3,7 @@
 A compiled step is about 1.15-1.2x faster on 2 CPU cores (make bench), but compiling costs
 time once per machine: the first compiled run spends about 50 s compiling and comes out ahead
 of a plain run after about 120-190 steps. The compiled kernels are cached on disk, so later
-runs only trace the layers and load them (a few seconds) and come out ahead after 13-30 steps.
+runs only trace the layers and load them (a few seconds) and come out ahead after 13-38 steps.
 `compile: auto` therefore compiles a long run (COLD_PAYS_FROM_STEPS) on a machine that has not
 compiled this model yet, and any run of WARM_PAYS_FROM_STEPS or more once it has.
 
@@ -25,8 +25,8 @@ from pathlib import Path
 from .config import TrainConfig
 from .errors import AssistantError
 
-COLD_PAYS_FROM_STEPS = 300  # measured break-even 120-190 steps, with margin
-WARM_PAYS_FROM_STEPS = 30  # measured break-even 13-30 steps
+COLD_PAYS_FROM_STEPS = 300  # measured break-even 120-190 steps (four make bench runs), with margin
+WARM_PAYS_FROM_STEPS = 40  # measured break-even 13-38 steps (four make bench runs)
 WARM_MARKERS = "assistant-compiled"
 
 

@@ -6,6 +6,8 @@ import statistics
 
 from train_runs import STEADY_FROM
 
+from assistant.compiling import COLD_PAYS_FROM_STEPS, WARM_PAYS_FROM_STEPS
+
 
 def verdict(ok: bool) -> str:
     return "met" if ok else "NOT met"
@@ -73,8 +75,8 @@ def payback(f: dict) -> str:
 
     return (f"; a compiled step saves {t_default - t_compiled:.2f} s, so a compiled run comes out ahead after about "
             f"{even(first):.0f} steps the first time and {even(warm):.0f} steps once the cache is warm, which is why "
-            "`compile: auto` compiles a CPU run of 300 steps or more on a machine that has not compiled the model yet, "
-            "and of 30 steps or more once it has")
+            f"`compile: auto` compiles a CPU run of {COLD_PAYS_FROM_STEPS} steps or more on a machine that has not "
+            f"compiled the model yet, and of {WARM_PAYS_FROM_STEPS} steps or more once it has")
 
 
 def training_notes(f: dict) -> list[str]:
