@@ -1,6 +1,6 @@
 """torch.compile for training: when it pays, where its cache lives, and compiling the layers.
 
-A compiled step is about 1.15-1.2x faster on 2 CPU cores (make bench), but compiling costs
+A compiled step is about 1.14-1.22x faster on 2 CPU cores (make bench), but compiling costs
 time once per machine: the first compiled run spends about 50 s compiling and comes out ahead
 of a plain run after about 120-190 steps. The compiled kernels are cached on disk, so later
 runs only trace the layers and load them (a few seconds) and come out ahead after 13-38 steps.
