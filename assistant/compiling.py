@@ -36,11 +36,12 @@ def compile_cache_dir() -> Path:
     from .home import assistant_home
 
     configured = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
-    if configured:
-        return Path(configured)
-    path = assistant_home() / "torch-compile"
-    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(path)  # read by torch when it compiles
-    return path
+    return Path(configured) if configured else assistant_home() / "torch-compile"
+
+
+def use_compile_cache() -> None:
+    """Point torch at compile_cache_dir(): it reads TORCHINDUCTOR_CACHE_DIR each time it compiles."""
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(compile_cache_dir())
 
 
 def graph_key(config: TrainConfig, base_path: str, attention: str, bf16: bool) -> str:
@@ -104,7 +105,7 @@ def compile_decoder_layers(model, cuda: bool) -> None:
     parameter names, the saved adapter and checkpoints are those of the plain model."""
     if not cuda and not has_cxx_compiler():
         raise AssistantError("compile: true needs a C++ compiler on CPU (g++, or $CXX); install one or leave compile off")
-    compile_cache_dir()
+    use_compile_cache()
     layer_classes = set(getattr(model.get_base_model(), "_no_split_modules", None) or ())
     layers = [m for m in model.modules() if type(m).__name__ in layer_classes]
     if not layers:

@@ -126,11 +126,13 @@ def test_auto_compile_is_for_cpu_runs_long_enough_to_gain(monkeypatch):
 
 
 def test_the_compile_cache_is_warm_once_a_compiled_run_of_that_graph_finished(tmp_path, monkeypatch, tiny_model_dir):
-    from assistant.compiling import cache_is_warm, compile_cache_dir, graph_key, mark_cache_warm
+    from assistant.compiling import cache_is_warm, compile_cache_dir, graph_key, mark_cache_warm, use_compile_cache
 
-    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    monkeypatch.setattr(os, "environ", dict(os.environ))  # use_compile_cache sets a variable; keep it in this test
+    os.environ.pop("TORCHINDUCTOR_CACHE_DIR", None)
     monkeypatch.setenv("ASSISTANT_HOME", str(tmp_path / "home"))
     assert compile_cache_dir() == tmp_path / "home" / "torch-compile"  # persistent, unlike torch's /tmp default
+    use_compile_cache()
     assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(tmp_path / "home" / "torch-compile")
     key = graph_key(TrainConfig(), tiny_model_dir, "eager", bf16=True)
     assert not cache_is_warm(key)
