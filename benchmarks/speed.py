@@ -208,9 +208,11 @@ def measure(skip_trl: bool) -> dict:
                 continue
             figures[key] = train_run(which, data, work / key, steps, inductor)
             print(f"{key}:", json.dumps(figures[key]), flush=True)
-        # the peak again, after the long runs: on a shared machine the best rate is the peak
+        # the peaks again, after the long runs: on a shared machine the best rate is the peak
         figures["peak_bf16"] = max(figures["peak_bf16"], matmul_peak("bfloat16"))
-        print(f"matmul peak after training: bf16 {figures['peak_bf16']:.0f} GFLOP/s", flush=True)
+        figures["peak_fp32"] = max(figures["peak_fp32"], matmul_peak("float32"))
+        print(f"matmul peak after training: bf16 {figures['peak_bf16']:.0f} GFLOP/s, fp32 {figures['peak_fp32']:.0f}",
+              flush=True)
         figures["cold_first"] = cold_start(work / "fresh-home")
         # later starts of both engines and the bare imports alternate, so machine noise
         # falls on all alike

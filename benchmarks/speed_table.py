@@ -31,15 +31,22 @@ def training_rows(f: dict) -> list[str]:
     return rows
 
 
+def peak(f: dict, key: str) -> float:
+    """The measured matmul peak, FLOP/s, in the precision the run trained in: bf16 where
+    autocast ran, else fp32 (a CPU without native bf16 trains in fp32, and there its bf16
+    rate is an emulation's, a fraction of fp32's)."""
+    return f[f"peak_{f[key].get('precision', 'bf16')}"] * 1e9
+
+
 def mfu(f: dict, key: str) -> float:
     """Model FLOPs of the epoch over its whole wall time, as a share of the measured peak."""
-    return f[key]["flops"] / f[key]["runtime_s"] / (f["peak_bf16"] * 1e9)
+    return f[key]["flops"] / f[key]["runtime_s"] / peak(f, key)
 
 
 def steady_mfu(f: dict, key: str) -> float:
     """The same at the steady-state rate, with the epoch's average FLOPs per trained token."""
     r = f[key]
-    return r["flops"] / r["tokens"] * r["steady_tokens_per_s"] / (f["peak_bf16"] * 1e9)
+    return r["flops"] / r["tokens"] * r["steady_tokens_per_s"] / peak(f, key)
 
 
 def mfu_phrase(f: dict, key: str) -> str:
@@ -79,6 +86,18 @@ def payback(f: dict) -> str:
             f"compiled the model yet, and of {WARM_PAYS_FROM_STEPS} steps or more once it has")
 
 
+def emulated_bf16(f: dict) -> str:
+    """TRL turns bf16 on whatever the CPU; where `assistant train` chose fp32, bf16 is emulated here."""
+    if not f["trl"]["bf16"] or f["ours"].get("precision") != "fp32":
+        return ""
+    return (f"; this CPU has no native bf16, so its bf16 matmuls are emulated: {f['peak_bf16']:.0f} GFLOP/s "
+            f"against {f['peak_fp32']:.0f} in fp32, which `assistant train` uses here")
+
+
+def trl_precision(f: dict) -> str:
+    return f"; TRL: {f['trl'].get('precision', 'bf16')}" if "trl" in f else ""
+
+
 def training_notes(f: dict) -> list[str]:
     ours = f["ours"]
     notes = []
@@ -88,13 +107,14 @@ def training_notes(f: dict) -> list[str]:
         notes.append(f"- Speed-up over TRL's defaults: **{ratio:.2f}x** trained tokens per second, the same "
                      f"{f['steps']} steps of batch 8 (target at least 1.5x: {verdict(ratio >= 1.5)}). TRL ran "
                      f"with gradient checkpointing {'on' if trl['gradient_checkpointing'] else 'off'} and bf16 "
-                     f"{'on' if trl['bf16'] else 'off'} (its defaults), random-order padded batches, and logits "
-                     "and loss at every position.")
+                     f"{'on' if trl['bf16'] else 'off'} (its defaults{emulated_bf16(f)}), random-order padded "
+                     "batches, and logits and loss at every position.")
     warm = f["ours_warm"]
     compile_cost = f["compiled_first"]["runtime_s"] - warm["runtime_s"]
     notes += [
-        f"- MFU against the bf16 matmul peak measured in this run, the best of measurements before and after "
-        f"the training runs ({f['peak_bf16']:.0f} GFLOP/s; fp32 {f['peak_fp32']:.0f}). Target at least 50%. "
+        f"- MFU against the matmul peak measured in this run in the precision each run trained in (`assistant "
+        f"train`: {ours.get('precision', 'bf16')}{trl_precision(f)}), the best of measurements before and after "
+        f"the training runs (bf16 {f['peak_bf16']:.0f} GFLOP/s, fp32 {f['peak_fp32']:.0f}). Target at least 50%. "
         f"Over the whole epoch: `assistant train` on a machine that has compiled the model before "
         f"(`compile: auto` {'compiled' if warm['compiled'] else 'did not compile'}) **{mfu(f, 'ours_warm'):.1%}** "
         f"({verdict(mfu(f, 'ours_warm') >= 0.5)}); its first run on a machine, not compiled, "

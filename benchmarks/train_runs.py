@@ -101,6 +101,7 @@ def run_ours(data_dir: Path, run_dir: Path, steps: int, compile_layers: bool | s
         "steps": summary["steps"],
         "epochs": summary["epochs"],
         "compiled": summary["compiled"],
+        "precision": summary["precision"],
         **figures,
         "peak_rss_mb": peak_rss_mb(),
     }
@@ -165,6 +166,7 @@ def run_trl(data_dir: Path, run_dir: Path, steps: int) -> dict:
         "padding_share": padding,
         "gradient_checkpointing": args.gradient_checkpointing,
         "bf16": args.bf16,
+        "precision": "bf16" if args.bf16 else "fp32",
         "flops": model_flops(trainer.model, rows, logits_at="all"),
         "peak_rss_mb": peak_rss_mb(),
     }
