@@ -3,12 +3,15 @@
     python benchmarks/train_runs.py ours          DATA_DIR RUN_DIR STEPS
     python benchmarks/train_runs.py ours-compiled DATA_DIR RUN_DIR STEPS
     python benchmarks/train_runs.py trl           DATA_DIR RUN_DIR STEPS
+    python benchmarks/train_runs.py trl-fp32      DATA_DIR RUN_DIR STEPS
 
 `ours` is `assistant train` with the demo settings (demo/train.yaml; `compile: auto`, which
 compiles depending on the run's length and the compile cache), `ours-compiled` the same
 with `compile: true`; `trl` is TRL's
 SFTTrainer with its defaults on the same base model, data, LoRA settings, batch size and
-number of steps. Both count trained tokens the same way (non-padding input tokens, the
+number of steps, and `trl-fp32` the same with bf16 off (TRL turns bf16 on by default even on a
+CPU that only emulates it, where `assistant train` trains in fp32: this compares like with
+like there). Both count trained tokens the same way (non-padding input tokens, the
 Trainer's own counter). Prints one JSON line: tokens, runtime, padding share of the
 batches, model FLOPs and peak resident memory.
 """
@@ -131,7 +134,7 @@ def batch_figures(data_dir: Path, run_dir: Path, config) -> dict:
     return figures
 
 
-def run_trl(data_dir: Path, run_dir: Path, steps: int) -> dict:
+def run_trl(data_dir: Path, run_dir: Path, steps: int, bf16: bool | None = None) -> dict:
     import torch
     from datasets import Dataset
     from peft import LoraConfig
@@ -149,6 +152,7 @@ def run_trl(data_dir: Path, run_dir: Path, steps: int) -> dict:
         output_dir=str(run_dir), max_steps=steps, per_device_train_batch_size=DEMO_SETTINGS["batch_size"],
         use_cpu=not torch.cuda.is_available(), report_to="none", save_strategy="no",
         include_num_input_tokens_seen="non_padding", seed=DEMO_SETTINGS["seed"],
+        **({} if bf16 is None else {"bf16": bf16}),
     )
     # The same bf16 base model object TRL would load from the path (dtype "auto"); our
     # converted config names no architecture, which TRL's loader needs.
@@ -174,7 +178,8 @@ def run_trl(data_dir: Path, run_dir: Path, steps: int) -> dict:
 
 def main() -> None:
     which, data_dir, run_dir, steps = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
-    runs = {"ours": run_ours, "ours-compiled": lambda *a: run_ours(*a, compile_layers=True), "trl": run_trl}
+    runs = {"ours": run_ours, "ours-compiled": lambda *a: run_ours(*a, compile_layers=True), "trl": run_trl,
+            "trl-fp32": lambda *a: run_trl(*a, bf16=False)}
     result = runs[which](data_dir, run_dir, steps)
     print(json.dumps(result))
 
