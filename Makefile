@@ -35,7 +35,7 @@ test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"
 
 # Training, start-up, generation and memory figures on this machine, written to BENCHMARKS.md
-# (about 10 minutes on 2 CPU cores). TRL is installed for the comparison only.
+# (20-50 minutes on 2 CPU cores; see README). TRL is installed for the comparison only.
 bench: setup $(VENV)/.bench-installed
 	$(BIN)/python benchmarks/speed.py --write-benchmarks
 
