@@ -11,18 +11,18 @@ from torch import nn
 from assistant.config import TrainConfig
 from assistant.lora_kernel import fuse_lora_layers, fused_forward
 from assistant.reply_trainer import reply_loss_sum
+from conftest import needs_cxx
 from test_batching import collate, lora_gradient, relative_difference, rows, tiny  # noqa: F401 (fixture)
 
 
-def adapted_linear(bias: bool, dropout: float = 0.0, **lora_settings):
+def adapted_linear(bias: bool, dropout: float = 0.0):
     """A PEFT LoRA layer around a frozen nn.Linear, with non-zero B so the adapter counts."""
     from peft import LoraConfig, get_peft_model
 
     torch.manual_seed(0)
     wrapper = nn.Sequential()
     wrapper.add_module("proj", nn.Linear(24, 40, bias=bias))
-    lora = LoraConfig(r=4, lora_alpha=12, lora_dropout=dropout, target_modules=["proj"], init_lora_weights=False,
-                      **lora_settings)
+    lora = LoraConfig(r=4, lora_alpha=12, lora_dropout=dropout, target_modules=["proj"], init_lora_weights=False)
     return get_peft_model(wrapper, lora).base_model.model.proj
 
 
@@ -96,9 +96,12 @@ def test_only_plain_frozen_linear_layers_are_taken_over():
     assert fuse_lora_layers(trainable_base) == 0
 
 
+@needs_cxx
 def test_lora_model_fuses_unless_compiled(tiny_model_dir):
     from assistant.training import lora_model
 
     config = TrainConfig(base_model=tiny_model_dir, lora_r=4, lora_alpha=8)
     fused = lora_model(tiny_model_dir, config, "eager")
     assert sum("forward" in vars(m) for m in fused.modules()) == 2 * 7
+    compiled = lora_model(tiny_model_dir, config, "eager", compile_layers=True)  # Inductor fuses instead
+    assert not any("forward" in vars(m) for m in compiled.modules())
