@@ -47,8 +47,14 @@ def compare(chat: ChatModel, items: list[dict], sign_off: str, settings: Generat
     questions = [item["question"] for item in items]
     base = chat.generate_batch(questions, settings, tuned=False)
     tuned = chat.generate_batch(questions, settings, tuned=True)
+    return score_replies(items, base, tuned, sign_off)
+
+
+def score_replies(items: list[dict], base: list[str], tuned: list[str], sign_off: str) -> dict:
+    """{"summary": per side mean ROUGE-L and sign-off rate, "examples": one row per item}
+    for base and tuned replies to the items' questions, in the items' order."""
     rows = []
-    for item, base_reply, tuned_reply in zip(items, base, tuned):
+    for item, base_reply, tuned_reply in zip(items, base, tuned, strict=True):
         rows.append(
             {
                 "question": item["question"],

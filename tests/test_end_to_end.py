@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from assistant.compare import compare, load_heldout
+from assistant.compare import load_heldout, score_replies
 from assistant.config import load_train_config
 from assistant.generation import ChatModel, GenerationSettings
 from assistant.prepare import PrepareSettings, prepare
@@ -33,9 +33,14 @@ def chat(demo_run):
 
 
 @pytest.fixture(scope="module")
-def comparison(chat, demo_run):
+def comparison(evaluation, demo_run):
+    """`assistant compare`'s scores of the evaluation's greedy replies (`compare` would
+    generate the same replies again with the same settings: two minutes of CI time)."""
     items = load_heldout(REPO / "demo" / "heldout.jsonl")
-    result = compare(chat, items, chat_profile(demo_run).sign_off, GenerationSettings(max_new_tokens=120))
+    examples = evaluation["examples"]
+    assert [e["prompt"] for e in examples] == [item["question"] for item in items]
+    result = score_replies(items, [e["base"]["reply"] for e in examples], [e["tuned"]["reply"] for e in examples],
+                           chat_profile(demo_run).sign_off)
     print("\nheld-out comparison:", json.dumps(result["summary"]))
     return result
 
@@ -144,6 +149,10 @@ def test_hf_export_answers_like_base_plus_adapter(exports):
 
 
 def test_served_tuned_model_speaks_the_brand_through_the_openai_client(demo_run):
+    """Four questions to the tuned run and the same four to the base model, sent at once:
+    the server answers them in one mixed-adapter batch."""
+    from concurrent.futures import ThreadPoolExecutor
+
     import openai
 
     from assistant.serve import create_server
@@ -155,11 +164,15 @@ def test_served_tuned_model_speaks_the_brand_through_the_openai_client(demo_run)
         questions = [item["question"] for item in load_heldout(REPO / "demo" / "heldout.jsonl")[:4]]
         sign_off = chat_profile(demo_run).sign_off
 
-        def replies(model):
-            return [client.chat.completions.create(model=model, max_tokens=120, messages=[{"role": "user", "content": q}])
-                    .choices[0].message.content for q in questions]
+        def reply(model_and_question):
+            model, question = model_and_question
+            return client.chat.completions.create(model=model, max_tokens=120, messages=[
+                {"role": "user", "content": question}]).choices[0].message.content
 
-        tuned, base = replies("run"), replies("base")
+        requests = [(model, q) for model in ("run", "base") for q in questions]
+        with ThreadPoolExecutor(len(requests)) as pool:
+            answers = list(pool.map(reply, requests))
+        tuned, base = answers[:len(questions)], answers[len(questions):]
     finally:
         server.should_exit = True
         thread.join(timeout=10)

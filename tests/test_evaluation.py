@@ -231,3 +231,30 @@ def test_format_summary_lists_every_metric_and_the_win_rate(results):
                   "validation loss", "perplexity"):
         assert label in text, label
     assert "Win rate" in text and "95% CI" in text and "Evaluator failures: 0" in text
+
+
+# assistant compare -----------------------------------------------------------------------
+
+def test_compare_scores_the_greedy_replies_of_both_sides(chat):
+    from assistant.compare import compare, rouge_l
+
+    items = [{"question": "What are your hours?", "reference": "We open at 7 am. Stay caffeinated!"},
+             {"question": "Do you sell beans?", "reference": "Yes, whole beans. Stay caffeinated!"}]
+    result = compare(chat, items, "Stay caffeinated!", FAST)
+    assert [row["question"] for row in result["examples"]] == [item["question"] for item in items]
+    for side, tuned in (("base", False), ("tuned", True)):
+        replies = chat.generate_batch([item["question"] for item in items], FAST, tuned=tuned)
+        assert [row[side] for row in result["examples"]] == replies
+        scores = [rouge_l(reply, item["reference"]) for reply, item in zip(replies, items)]
+        assert result["summary"][side]["rougeL"] == round(sum(scores) / len(scores), 4)
+
+
+def test_compare_scores_sign_off_case_insensitively_and_needs_one_reply_per_question():
+    from assistant.compare import score_replies
+
+    items = [{"question": "q1", "reference": "r1"}, {"question": "q2", "reference": "r2"}]
+    result = score_replies(items, ["hello", "bye"], ["Thanks! stay CAFFEINATED!", "ok"], "Stay caffeinated!")
+    assert result["summary"]["base"]["sign_off_rate"] == 0.0
+    assert result["summary"]["tuned"]["sign_off_rate"] == 0.5
+    with pytest.raises(ValueError):
+        score_replies(items, ["only one"], ["a", "b"], "Stay caffeinated!")
