@@ -28,11 +28,15 @@ demo: setup
 	@if [ -t 0 ]; then $(BIN)/assistant app --run $(RUNS)/demo --runs-dir $(RUNS); \
 	else echo "(no terminal: not starting the app; run '$(BIN)/assistant app --run $(RUNS)/demo --runs-dir $(RUNS)')"; fi
 
-test: setup
-	$(BIN)/python -m pytest
+# Unit tests in TEST_WORKERS processes (pytest-xdist; each single-threaded, see tests/conftest.py),
+# then the slow end-to-end tests on the real model in one process with every core.
+TEST_WORKERS ?= 2
+
+test: test-fast
+	$(BIN)/python -m pytest -m slow
 
 test-fast: setup
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS)
 
 # Training, start-up, generation and memory figures on this machine, written to BENCHMARKS.md
 # (20-50 minutes on 2 CPU cores; see README). TRL is installed for the comparison only.

@@ -17,6 +17,10 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+if "PYTEST_XDIST_WORKER" in os.environ:
+    # `make test` runs the unit tests in one worker per core: one thread each (and in the
+    # processes they start), or a worker's OpenMP threads spin waiting on a busy core.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 needs_cxx = pytest.mark.skipif(not has_cxx_compiler(), reason="no C++ compiler for torch.compile")
 
