@@ -167,14 +167,15 @@ def test_adapters_it_does_not_merge_are_refused_by_the_quick_engine(tmp_path, ti
 
 
 def test_quick_chat_does_not_import_transformers(tiny_model_dir):
-    """The point of the path: a reply without transformers' import time."""
+    """The point of the path: a reply without transformers' import time (nor pydantic's,
+    which the base model needs only for a --profile)."""
     code = (
         "import sys\n"
         "from assistant.chat_cli import open_chat_model\n"
         "from assistant.generation import GenerationSettings\n"
         f"chat = open_chat_model(None, True, {tiny_model_dir!r}, None)\n"
         "print(type(chat).__name__, bool(chat.reply([{'role': 'user', 'content': 'hi'}], GenerationSettings(max_new_tokens=4))),"
-        " any(m.split('.')[0] in ('transformers', 'peft') for m in sys.modules))\n"
+        " any(m.split('.')[0] in ('transformers', 'peft', 'pydantic') for m in sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["QuickChatModel", "True", "False"]
