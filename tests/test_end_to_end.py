@@ -149,8 +149,8 @@ def test_hf_export_answers_like_base_plus_adapter(exports):
 
 
 def test_served_tuned_model_speaks_the_brand_through_the_openai_client(demo_run):
-    """Four questions to the tuned run and the same four to the base model, sent at once:
-    the server answers them in one mixed-adapter batch."""
+    """Four questions to the tuned run and the same four to the base model, sent at once,
+    so the server's batcher can answer them together (base and tuned rows mixed)."""
     from concurrent.futures import ThreadPoolExecutor
 
     import openai
