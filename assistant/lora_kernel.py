@@ -59,7 +59,10 @@ class LoraLinearFunction(torch.autograd.Function):
             grad_x.addmm_(gb, a, alpha=s)
             grad_x = grad_x.view(*grad_y.shape[:-1], grad_x.shape[-1]).to(ctx.x_dtype)
         grad_a = (gb.t() @ x2).mul_(s).to(ctx.a_dtype)
-        grad_b = (g.t() @ xa).mul_(s).to(ctx.b_dtype)
+        # B's gradient is g^T xa, [out, r]; computed as (xa^T g)^T because MKL runs the
+        # [r, tokens] x [tokens, out] product about 2x faster than [out, tokens] x [tokens, r]
+        # (0.66 vs 1.20 ms at 1,400 tokens, out 1,536, r 16, 2 cores).
+        grad_b = (xa.t() @ g).t().mul_(s).to(ctx.b_dtype)
         return grad_x, None, None, grad_a, grad_b, None, None
 
 
