@@ -110,5 +110,24 @@ def compile_decoder_layers(model, cuda: bool) -> None:
     layers = [m for m in model.modules() if type(m).__name__ in layer_classes]
     if not layers:
         raise AssistantError(f"compile: true: no decoder layers found in {type(model.get_base_model()).__name__}")
-    for layer in layers:
+    import torch._dynamo
+
+    # With dynamic=True torch also traces Python float attributes (RMSNorm's epsilon, the LoRA
+    # and attention scalings) as symbols, fails to turn them into tensors, and traces the whole
+    # layer a second time with them as constants; the discarded attempt also misses the
+    # AOTAutograd cache. They are constants of the model: specialising them up front makes one
+    # trace, and a warm-cache run's first step went from 21.9 s to 12.6-14.3 s (an eager first
+    # step takes about 12 s: SmolLM2-135M, 2 cores).
+    torch._dynamo.config.specialize_float = True
+    for layer in layers[1:] if input_is_frozen(model) else layers:
         layer.compile(dynamic=True)
+
+
+def input_is_frozen(model) -> bool:
+    """Whether the first decoder layer's input (the input embeddings' output) needs no gradient.
+    torch.compile guards on requires_grad, so a compiled first layer would be a second graph,
+    traced and compiled on its own for 1/L of the work (a training run's first step, warm
+    cache: 27.7 s with it, 21.9 s without, SmolLM2-135M, 2 cores); left eager, all compiled
+    layers share one graph."""
+    embeddings = model.get_input_embeddings()
+    return embeddings is not None and not any(p.requires_grad for p in embeddings.parameters())
