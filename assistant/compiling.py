@@ -1,9 +1,10 @@
 """torch.compile for training: when it pays, where its cache lives, and compiling the layers.
 
-A compiled step is about 1.14-1.22x faster on 2 CPU cores (make bench), but compiling costs
-time once per machine: the first compiled run spends about 50 s compiling and comes out ahead
-of a plain run after about 120-190 steps. The compiled kernels are cached on disk, so later
-runs only trace the layers and load them (a few seconds) and come out ahead after 13-38 steps.
+A compiled step is about 1.07-1.22x faster on 2 CPU cores (make bench), but compiling costs
+time once per machine: the first compiled run spends about 40 s compiling and comes out ahead
+of a plain run after about 150 steps (120-240 in earlier bench runs, before one graph was
+traced once). The compiled kernels are cached on disk, so later runs only trace one layer
+and load its kernels (a few seconds) and come out ahead after 13-39 steps (28 in the latest).
 `compile: auto` therefore compiles a long run (COLD_PAYS_FROM_STEPS) on a machine that has not
 compiled this model yet, and any run of WARM_PAYS_FROM_STEPS or more once it has.
 
@@ -25,8 +26,8 @@ from pathlib import Path
 from .config import TrainConfig
 from .errors import AssistantError
 
-COLD_PAYS_FROM_STEPS = 300  # measured break-even 120-190 steps (four make bench runs), with margin
-WARM_PAYS_FROM_STEPS = 40  # measured break-even 13-38 steps (four make bench runs)
+COLD_PAYS_FROM_STEPS = 300  # measured break-even 120-243 steps (six make bench runs), with margin
+WARM_PAYS_FROM_STEPS = 40  # measured break-even 13-39 steps (six make bench runs)
 WARM_MARKERS = "assistant-compiled"
 
 
