@@ -145,14 +145,14 @@ def test_compiled_layers_compute_the_plain_loss_and_gradient(tiny_model_dir, tok
     LoRA gradient of the plain model, at three batch shapes without a recompile error. The
     first layer, whose input (the frozen embeddings' output) needs no gradient, stays eager:
     compiled, it would be a graph of its own."""
+    from torch._dynamo.utils import counters
+
     from assistant.compiling import compile_decoder_layers
 
     plain, compiled = tiny(tiny_model_dir, "eager"), tiny(tiny_model_dir, "eager")
     compile_decoder_layers(compiled, cuda=False)
     decoder_layers = [m for m in compiled.modules() if type(m).__name__ == "LlamaDecoderLayer"]
     assert [getattr(m, "_compiled_call_impl", None) is not None for m in decoder_layers] == [False, True]
-    from torch._dynamo.utils import counters
-
     counters.clear()
     shortest_two = sorted(rows, key=lambda row: len(row["input_ids"]))[:2]
     assert len(shortest_two[-1]["input_ids"]) < max(len(row["input_ids"]) for row in rows)
