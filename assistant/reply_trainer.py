@@ -14,7 +14,8 @@ and devices); a test checks it equals the model's own loss.
 The hook works for any causal LM whose output layer is `get_output_embeddings()`
 (everything after it in `forward` is element-wise: soft-capping, scaling). The same code
 handles padded batches and padding-free (flattened) ones, whose labels carry -100 at each
-example's first token so no example predicts into the next.
+example's first token so no example predicts into the next. The cross-entropy itself keeps
+no log-softmax and computes its gradient in place (cross_entropy.py).
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import torch
-import torch.nn.functional as F
 from transformers import Trainer
 
 from .chat_format import IGNORE_INDEX
+from .cross_entropy import cross_entropy_sum
 
 
 @contextmanager
@@ -57,7 +58,9 @@ def reply_loss_sum(model, inputs: dict, output_model=None):
         # No KV cache in training: building one is wasted work, and with one the model
         # no longer reads packed examples' boundaries from their position ids.
         outputs = model(**inputs, use_cache=False)
-    loss = F.cross_entropy(outputs.logits.float(), targets[trained], reduction="sum")
+    # In training, backward overwrites these logits with their gradient (cross_entropy.py):
+    # the outputs' logits are for a caller that does not backpropagate (evaluation).
+    loss = cross_entropy_sum(outputs.logits.float(), targets[trained])
     return loss, trained.sum(), outputs
 
 
