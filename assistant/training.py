@@ -74,12 +74,14 @@ def lora_model(base_path: str, config: TrainConfig, attention: str, compile_laye
     from peft import LoraConfig, get_peft_model
 
     from .base_model import load_model
+    from .grouped_attention import use_grouped_attention
     from .lora_kernel import fuse_lora_layers
 
     # The frozen base weights load in bf16 where the hardware has fast bf16 (measured here:
     # 264 tokens/s against 160 for fp32 weights under the Trainer's autocast); PEFT keeps
     # the trainable LoRA weights in fp32, so the optimizer still updates full precision.
     model = load_model(base_path, attention=attention)
+    use_grouped_attention(model)  # eager attention without repeating keys and values per query head
     model.config.use_cache = False  # a KV cache is for generation; training would build one per step
     lora = LoraConfig(
         r=config.lora_r,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from assistant import grouped_attention
 from assistant.chat_format import IGNORE_INDEX, tokenize_example
 from assistant.config import TrainConfig
 from assistant.reply_trainer import reply_loss_sum
@@ -36,6 +37,8 @@ def tiny(tiny_model_dir, attention):
     from peft import LoraConfig, get_peft_model
     from transformers import AutoConfig, AutoModelForCausalLM
 
+    if attention == grouped_attention.NAME:
+        grouped_attention.register()
     torch.manual_seed(0)
     config = AutoConfig.from_pretrained(tiny_model_dir, initializer_range=0.3, use_cache=False)
     config._attn_implementation = attention
@@ -63,7 +66,7 @@ def lora_gradient(model, loss):
     return torch.cat([p.grad.flatten() for p in model.parameters() if p.requires_grad])
 
 
-@pytest.mark.parametrize("attention", ["eager", "sdpa"])
+@pytest.mark.parametrize("attention", ["eager", "sdpa", "grouped_eager"])
 def test_reply_only_logits_give_the_models_own_loss_and_gradient(tiny_model_dir, tokenizer, rows, attention):
     model = tiny(tiny_model_dir, attention)
     batch = collate(tokenizer, rows, padding_free=False)
@@ -75,7 +78,7 @@ def test_reply_only_logits_give_the_models_own_loss_and_gradient(tiny_model_dir,
     assert torch.allclose(lora_gradient(model, loss_sum / n_trained), own_gradient, atol=1e-5)
 
 
-@pytest.mark.parametrize("attention", ["eager", "sdpa"])
+@pytest.mark.parametrize("attention", ["eager", "sdpa", "grouped_eager"])
 @pytest.mark.parametrize("padding_free", [False, True])
 def test_batching_never_changes_what_each_example_teaches(tiny_model_dir, tokenizer, rows, attention, padding_free):
     """The batch's summed loss and its gradient equal the sums over examples trained
