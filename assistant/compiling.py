@@ -29,6 +29,9 @@ from .errors import AssistantError
 COLD_PAYS_FROM_STEPS = 300  # measured break-even 120-243 steps (six make bench runs), with margin
 WARM_PAYS_FROM_STEPS = 40  # measured break-even 13-39 steps (six make bench runs)
 WARM_MARKERS = "assistant-compiled"
+# Bumped when the code the compiled layer traces changes (2: grouped eager attention), so a
+# marker left by the old graph no longer counts as a warm cache.
+LAYER_CODE_VERSION = 2
 
 
 def compile_cache_dir() -> Path:
@@ -54,6 +57,7 @@ def graph_key(config: TrainConfig, base_path: str, attention: str, bf16: bool) -
     model_config = config_file.read_text(encoding="utf-8") if config_file.is_file() else base_path
     settings = {
         "torch": torch.__version__,
+        "layer_code": LAYER_CODE_VERSION,
         "model": model_config,
         "attention": attention,
         "bf16": bf16,
