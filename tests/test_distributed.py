@@ -1,5 +1,6 @@
-"""`assistant train` under `accelerate launch` with 2 CPU processes (gloo) learns the same
-adapter as one process on the same global batch, and only the main process writes."""
+"""`assistant train` under `accelerate launch` (and `torchrun`) with 2 CPU processes (gloo)
+learns the same adapter as one process on the same global batch, and only the main process
+writes."""
 
 from __future__ import annotations
 
@@ -82,6 +83,17 @@ def assert_same_adapter(single: dict, double: dict) -> None:
     assert moved > 1e-3  # lora_B starts at zero: the runs really trained
     for name in one:
         assert (one[name] - two[name]).abs().max() <= 1e-4 * max(1.0, float(one[name].abs().max())), name
+
+
+def test_torchrun_learns_the_single_process_adapter(single_and_two_processes, tiny_model_dir):
+    """The same command under `torchrun` (docs/scaling.md's command): the Trainer reads the
+    launcher's environment, picks gloo on CPUs, and learns the same adapter."""
+    root, single, _ = single_and_two_processes
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+                "--master-port", str(free_port())]
+    double = assistant_train(root / "data", root / "two-torchrun", tiny_model_dir, root / "train.yaml", 2, torchrun)
+    assert_same_adapter(single, double)
+    assert double["stdout"].count("Trained ") == 1
 
 
 def test_only_the_main_process_writes(single_and_two_processes):
