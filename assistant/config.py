@@ -42,6 +42,9 @@ class TrainConfig(BaseModel):
     compile: bool | Literal["auto"] = Field(
         "auto", description="Compile each decoder layer with torch.compile: faster steps after a one-time compile, "
         "cached on disk. auto: on for single-process CPU runs long enough to gain, fewer steps once the cache holds the model's kernels (see compiling.py).")
+    gradient_checkpointing: bool = Field(
+        False, description="Recompute each decoder layer's activations in backward instead of keeping them: "
+        "about a third more compute for far less memory, for long examples or 1B+ base models on a GPU.")
     logging_steps: int = Field(5, ge=1)
     threads: int | None = Field(None, ge=1, description="CPU threads for torch; default all cores.")
 

@@ -55,6 +55,10 @@ class InPlaceCrossEntropy(torch.autograd.Function):
 
 
 def block_rows(logits: torch.Tensor) -> int:
+    """Rows per block: a cache's worth on CPU. On a GPU every block costs a few kernel
+    launches, and its memory is fast, so the whole tensor is one block."""
+    if logits.device.type != "cpu":
+        return max(1, logits.shape[0])
     return max(1, BLOCK_BYTES // max(1, logits.shape[-1] * logits.element_size()))
 
 

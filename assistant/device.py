@@ -21,8 +21,21 @@ def bf16_supported() -> bool:
     import torch
 
     if torch.cuda.is_available():
-        return torch.cuda.is_bf16_supported()
+        # Native bf16 only (Ampere and later): by default torch also answers True for GPUs
+        # that emulate it (V100, T4), where bf16 runs slower than fp16 or fp32.
+        return torch.cuda.is_bf16_supported(including_emulation=False)
     return cpu_has_fast_bf16()
+
+
+def flash_attention_2_usable() -> bool:
+    """flash-attn 2 installed in a version transformers accepts, on a GPU it supports
+    (compute capability 8.0 and up: Ampere, Ada, Hopper). `find_spec` alone would also pick
+    it on an older GPU, or a broken build, and fail at model load."""
+    import torch
+    from transformers.utils import is_flash_attn_2_available
+
+    return (torch.cuda.is_available() and torch.cuda.get_device_capability()[0] >= 8
+            and is_flash_attn_2_available())
 
 
 def default_dtype():

@@ -104,10 +104,11 @@ def plain_adapter(layer) -> str | None:
 
 
 def materialised(layer: nn.Linear) -> bool:
-    """Whether the layer's weight is whole here. DeepSpeed ZeRO-3 partitions weights and
-    gathers one only in its module's own forward hook, which this kernel would skip; PEFT's
-    path calls the modules, so it runs instead."""
-    return layer.weight.shape == (layer.out_features, layer.in_features)
+    """Whether the layer's weight is whole here and nobody else manages it. DeepSpeed ZeRO-3
+    partitions weights (marking each with a `ds_id`) and gathers one in its module's own
+    forward hooks, which this kernel would skip (and a prefetched weight can have its full
+    shape before its data arrives); PEFT's path calls the modules, so it runs instead."""
+    return layer.weight.shape == (layer.out_features, layer.in_features) and not hasattr(layer.weight, "ds_id")
 
 
 def fused_forward(self, x: torch.Tensor, *args, **kwargs) -> torch.Tensor:

@@ -11,6 +11,7 @@ Read top to bottom:
 from __future__ import annotations
 
 import json
+import logging
 import platform
 import shutil
 from datetime import datetime, timezone
@@ -21,6 +22,8 @@ from .compiling import cache_is_warm, compile_decoder_layers, compile_for, graph
 from .config import TrainConfig
 from .errors import AssistantError, InputError
 from .rundir import RunDir
+
+logger = logging.getLogger(__name__)
 
 DATA_FILES = ("train.jsonl", "validation.jsonl")
 
@@ -77,10 +80,13 @@ def lora_model(base_path: str, config: TrainConfig, attention: str, compile_laye
     from .grouped_attention import use_grouped_attention
     from .lora_kernel import fuse_lora_layers
 
-    # The frozen base weights load in bf16 where the hardware has fast bf16 (measured here:
-    # 264 tokens/s against 160 for fp32 weights under the Trainer's autocast); PEFT keeps
-    # the trainable LoRA weights in fp32, so the optimizer still updates full precision.
-    model = load_model(base_path, attention=attention)
+    import torch
+
+    # The frozen base weights load in bf16 when training in bf16 (measured on a CPU with
+    # native bf16: 264 tokens/s against 160 for fp32 weights under the Trainer's autocast);
+    # PEFT keeps the trainable LoRA weights in fp32, so the optimizer still updates full
+    # precision. `precision: fp32` loads them in fp32 on any hardware.
+    model = load_model(base_path, dtype=torch.bfloat16 if use_bf16(config) else torch.float32, attention=attention)
     use_grouped_attention(model)  # eager attention without repeating keys and values per query head
     model.config.use_cache = False  # a KV cache is for generation; training would build one per step
     lora = LoraConfig(
@@ -114,12 +120,12 @@ def attention_for(config: TrainConfig, rows: list[dict]) -> str:
     LoRA training steps (forward and backward, bf16 autocast), tokens/s eager vs SDPA:
     397 vs 348 for 8 rows of 112 tokens, 346 vs 331 for 2 of 448, 230 vs 283 for 1 of 1,024.
     """
-    import importlib.util
+    from .device import flash_attention_2_usable
 
     if config.attention != "auto":
         return config.attention
     if _cuda_available():
-        return "flash_attention_2" if importlib.util.find_spec("flash_attn") else "sdpa"
+        return "flash_attention_2" if flash_attention_2_usable() else "sdpa"
     longest = max((len(row["input_ids"]) for row in rows), default=0)
     return "eager" if longest <= 512 else "sdpa"
 
@@ -137,7 +143,7 @@ def training_arguments(config: TrainConfig, run: RunDir, has_validation: bool):
 
     evaluate = "no" if not has_validation else ("steps" if config.eval_steps else "epoch")
     save = evaluate if has_validation else "epoch"
-    return TrainingArguments(
+    args = TrainingArguments(
         output_dir=str(run.checkpoints),
         num_train_epochs=config.epochs,
         max_steps=config.max_steps,
@@ -167,7 +173,19 @@ def training_arguments(config: TrainConfig, run: RunDir, has_validation: bool):
         use_cpu=not _cuda_available(),
         dataloader_num_workers=0,
         ddp_find_unused_parameters=False,  # every LoRA weight is used each step; the search costs a graph walk
+        # transformers checkpoints non-reentrantly, which reaches the adapters inside each
+        # layer although the frozen embeddings' output needs no gradient
+        activation_checkpointing=config.gradient_checkpointing,
     )
+    if args.n_gpu > 1:
+        # Started without a launcher on a machine with several GPUs, the Trainer would wrap
+        # the model in nn.DataParallel, whose replicas share the first GPU's fused LoRA
+        # layers and the output-layer hook's whole-batch mask. Train on one GPU instead;
+        # `accelerate launch` / `torchrun` use them all (docs/scaling.md).
+        logger.warning("%d GPUs visible but no launcher: training on one (use accelerate launch or torchrun for all)",
+                       args.n_gpu)
+        args._n_gpu = 1
+    return args
 
 
 def _cuda_available() -> bool:
@@ -176,7 +194,7 @@ def _cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
-def build_trainer(model, tokenizer, train_set, validation_set, config: TrainConfig, run: RunDir):
+def build_trainer(model, tokenizer, train_set, validation_set, config: TrainConfig, run: RunDir, args=None):
     from transformers import EarlyStoppingCallback
 
     from .callbacks import MetricsLogger
@@ -187,7 +205,7 @@ def build_trainer(model, tokenizer, train_set, validation_set, config: TrainConf
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
     return ReplyTrainer(
         model=model,
-        args=training_arguments(config, run, bool(validation_set)),
+        args=args or training_arguments(config, run, bool(validation_set)),
         train_dataset=train_set,
         eval_dataset=validation_set or None,
         data_collator=batch_collator(tokenizer, config, model.config._attn_implementation),
@@ -258,15 +276,19 @@ def train(data_dir: Path, run_dir: Path, config: TrainConfig, resume: bool = Fal
     compiled_graph = graph_key(config, base_path, attention, use_bf16(config))
     compiled = compile_for(config, len(train_set), processes.num_processes, cache_is_warm(compiled_graph),
                            _cuda_available())
+    # The Trainer's arguments before the model: under DeepSpeed ZeRO-3 creating them is what
+    # makes from_pretrained load each process's shard instead of the whole model.
+    args = training_arguments(config, run, bool(validation_set))
     model = lora_model(base_path, config, attention, compiled)
-    trainer = build_trainer(model, tokenizer, train_set, validation_set, config, run)
+    trainer = build_trainer(model, tokenizer, train_set, validation_set, config, run, args)
     result = trainer.train(resume_from_checkpoint=True if resume else None)
 
     summary = run_summary(config, base_path, data_dir, trainer, result, len(train_set), len(validation_set))
     summary["compiled"] = compiled
+    weights = gathered_state_dict(trainer)
     if processes.is_main_process:
         with staged_directory(run.adapter) as staging:
-            trainer.model.save_pretrained(staging)
+            trainer.accelerator.unwrap_model(trainer.model).save_pretrained(staging, state_dict=weights)
         write_run_records(run, config, data_dir, summary)
         if compiled:
             mark_cache_warm(compiled_graph)  # later runs of this model compile from the cache
@@ -276,6 +298,15 @@ def train(data_dir: Path, run_dir: Path, config: TrainConfig, resume: bool = Fal
             record_speed(base_path, summary["tokens_per_second"], f"the training run {run.path}")
     processes.wait_for_everyone()
     return summary
+
+
+def gathered_state_dict(trainer) -> dict | None:
+    """The whole model's state dict where processes hold shards of its weights (FSDP,
+    DeepSpeed): every process takes part in gathering it. None where each process holds
+    whole weights, and save_pretrained reads the model itself."""
+    if trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled:
+        return trainer.accelerator.get_state_dict(trainer.model)
+    return None
 
 
 def process_state():

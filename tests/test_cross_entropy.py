@@ -49,3 +49,11 @@ def test_no_rows_and_no_autograd():
         loss = cross_entropy_sum(logits, torch.tensor([1, 2, 3]))
     assert torch.equal(logits, kept)
     assert torch.allclose(loss, F.cross_entropy(logits, torch.tensor([1, 2, 3]), reduction="sum"))
+
+
+def test_blocks_are_cache_sized_on_cpu_and_whole_elsewhere():
+    from assistant.cross_entropy import BLOCK_BYTES, block_rows
+
+    cpu = torch.empty(10_000, 49_152)
+    assert block_rows(cpu) == BLOCK_BYTES // (49_152 * 4)
+    assert block_rows(torch.empty(10_000, 49_152, device="meta")) == 10_000  # a GPU's: one block

@@ -89,6 +89,23 @@ def test_disabled_merged_and_dropout_adapters_fall_back_to_peft(tiny_model_dir, 
     assert torch.equal(fused_forward(layer, x), want)  # the same dropout draw: PEFT's own path ran
 
 
+def test_deepspeed_managed_weights_go_through_pefts_layer(monkeypatch):
+    """A weight that DeepSpeed ZeRO-3 manages (it carries a `ds_id`) is gathered by its
+    module's hooks, so the kernel, which would skip them, hands the call to PEFT's layer."""
+    from assistant import lora_kernel
+
+    layer = adapted_linear(bias=False)
+    kernel_calls = []
+    monkeypatch.setattr(lora_kernel.LoraLinearFunction, "apply", lambda *a: kernel_calls.append(a) or a[0])
+    x = torch.randn(2, 3, 24)
+    fused_forward(layer, x)
+    assert len(kernel_calls) == 1
+    layer.base_layer.weight.ds_id = 7
+    with torch.no_grad():
+        assert torch.equal(fused_forward(layer, x), layer(x))
+    assert len(kernel_calls) == 1
+
+
 def test_only_plain_frozen_linear_layers_are_taken_over():
     assert fuse_lora_layers(adapted_linear(bias=False)) == 1
     trainable_base = adapted_linear(bias=True)

@@ -179,3 +179,74 @@ def test_chat_command_on_a_trained_run(prepared, tiny_model_dir, tmp_path):
         assert result.output.count("assistant> ") == 2  # the empty line is ignored, /exit ends the loop
         assert "(conversation cleared)" in result.output
         assert ("base model" in result.output) == bool(extra)
+
+
+@pytest.mark.parametrize("compile_layers", [False, pytest.param(True, marks=needs_cxx)], ids=["eager", "compiled"])
+def test_gradient_checkpointing_learns_the_same_adapter(prepared, tiny_model_dir, tmp_path, monkeypatch,
+                                                        compile_layers):
+    """`gradient_checkpointing: true` recomputes each decoder layer in backward (transformers'
+    checkpoint function runs) and learns the adapter a run that keeps the activations learns."""
+    import transformers.modeling_utils as modeling_utils
+    from safetensors.torch import load_file
+
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "compile-cache"))
+    checkpointed_calls = []
+    checkpoint = modeling_utils.checkpoint
+
+    def counting_checkpoint(*args, **kwargs):
+        checkpointed_calls.append(kwargs.get("use_reentrant"))
+        return checkpoint(*args, **kwargs)
+
+    monkeypatch.setattr(modeling_utils, "checkpoint", counting_checkpoint)
+    adapters = {}
+    for checkpointing in (False, True):
+        run = tmp_path / f"checkpointing-{checkpointing}"
+        train(prepared, run, tiny_config(tiny_model_dir, max_steps=2, precision="fp32", compile=compile_layers,
+                                         gradient_checkpointing=checkpointing))
+        adapters[checkpointing] = load_file(run / "adapter" / "adapter_model.safetensors")
+        assert bool(checkpointed_calls) is checkpointing
+    assert set(checkpointed_calls) == {False}  # non-reentrant
+    plain, checkpointed = adapters[False], adapters[True]
+    assert plain.keys() == checkpointed.keys()
+    assert max(float(plain[k].abs().max()) for k in plain if "lora_B" in k) > 1e-4  # the runs trained
+    for name in plain:
+        assert (plain[name] - checkpointed[name]).abs().max() <= 1e-5 * max(1.0, float(plain[name].abs().max())), name
+
+
+def test_precision_decides_the_base_weights_dtype(tiny_model_dir, monkeypatch):
+    """On hardware with fast bf16 the frozen weights load in bf16, unless `precision: fp32`
+    asks for fp32; the trained LoRA weights stay fp32 either way."""
+    import torch
+
+    from assistant import device
+    from assistant.training import lora_model
+
+    monkeypatch.setattr(device, "bf16_supported", lambda: True)
+    for precision, base_dtype in (("auto", torch.bfloat16), ("bf16", torch.bfloat16), ("fp32", torch.float32)):
+        model = lora_model(tiny_model_dir, TrainConfig(base_model=tiny_model_dir, precision=precision, lora_r=4), "eager")
+        frozen = {p.dtype for p in model.parameters() if not p.requires_grad}
+        trained = {p.dtype for p in model.parameters() if p.requires_grad}
+        assert frozen == {base_dtype} and trained == {torch.float32}, precision
+
+
+def test_sharded_training_saves_the_gathered_weights(prepared, tiny_model_dir, tmp_path):
+    """Under FSDP or DeepSpeed each process holds shards, so train() saves the state dict
+    accelerate gathers from all of them. With one process that dict is the model's own, and
+    the adapter saved from it is byte-for-byte the one save_pretrained writes by itself."""
+    from assistant.base_model import load_tokenizer
+    from assistant.rundir import RunDir
+    from assistant.training import attention_for, build_trainer, gathered_state_dict, lora_model
+
+    config = tiny_config(tiny_model_dir)
+    tokenizer = load_tokenizer(tiny_model_dir)
+    rows = load_dataset_split(prepared, "train.jsonl", tokenizer, config)
+    model = lora_model(tiny_model_dir, config, attention_for(config, rows))
+    trainer = build_trainer(model, tokenizer, rows, [], config, RunDir(tmp_path / "run"))
+    assert gathered_state_dict(trainer) is None  # one process holds every weight: nothing to gather
+    trainer.is_fsdp_enabled = True
+    weights = gathered_state_dict(trainer)
+    assert weights is not None and any("lora_A" in name for name in weights)
+    model.save_pretrained(tmp_path / "gathered", state_dict=weights)
+    model.save_pretrained(tmp_path / "own")
+    saved = "adapter_model.safetensors"
+    assert (tmp_path / "gathered" / saved).read_bytes() == (tmp_path / "own" / saved).read_bytes()
