@@ -259,7 +259,9 @@ def train(data_dir: Path, run_dir: Path, config: TrainConfig, resume: bool = Fal
         torch.set_num_threads(config.threads)
     set_seed(config.seed)
     processes = process_state()
-    with processes.main_process_first():  # the main process converts a GGUF base model once
+    # Each node's first process converts a GGUF base model into that node's cache once, and
+    # the node's other processes then read the cached copy.
+    with processes.local_main_process_first():
         base_path = resolve_base_model(config.base_model)
     tokenizer = load_tokenizer(base_path)
     train_set = load_dataset_split(data_dir, "train.jsonl", tokenizer, config)
