@@ -1,10 +1,11 @@
 """torch.compile for training: when it pays, where its cache lives, and compiling the layers.
 
 A compiled step is about 1.07-1.30x faster on 2 CPU cores (make bench runs; 1.30x in the
-latest), but compiling costs time once per machine: the first compiled run spends about 40 s compiling and comes out ahead
-of a plain run after about 150 steps (120-240 in earlier bench runs, before one graph was
-traced once). The compiled kernels are cached on disk, so later runs only trace one layer
-and load its kernels (a few seconds) and come out ahead after 13-39 steps (13 in the latest).
+latest), but compiling costs time once per machine: the first compiled run spends about 40 s
+compiling and comes out ahead of a plain run after about 58 steps in the latest bench run
+(120-240 in earlier ones, before one graph was traced once). The compiled kernels are
+cached on disk, so later runs only trace one layer and load its kernels (a few seconds) and
+come out ahead after 13-39 steps (13 in the latest).
 `compile: auto` therefore compiles a long run (COLD_PAYS_FROM_STEPS) on a machine that has not
 compiled this model yet, and any run of WARM_PAYS_FROM_STEPS or more once it has.
 
