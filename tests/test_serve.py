@@ -191,6 +191,46 @@ def test_request_log_has_timings_and_counts_but_no_text(client, server):
     assert server["console"][-1].split()[2:4] == ["200", "tiny"]
 
 
+class ScriptedGeneration:
+    """Stands in for a Generation: yields fixed pieces, then reports why it stopped."""
+
+    def __init__(self, pieces):
+        self.pieces, self.finish_reason, self.completion_tokens = pieces, None, 0
+        self.queue_ms, self.batch_size, self.closed = 0.0, 1, False
+
+    def __iter__(self):
+        for piece in self.pieces:
+            self.completion_tokens += 1
+            yield piece
+        self.finish_reason = "stop"
+
+    def close(self):
+        self.closed = True
+
+
+def test_a_streamed_request_is_logged_before_its_last_event(tmp_path):
+    """A client holding [DONE] must find its request in the log (CI once read 15 of 16)."""
+    import asyncio
+
+    from assistant.serve.api import stream_response
+    from assistant.serve.monitor import RequestLog, RequestRecord
+    from assistant.serve.schemas import ChatCompletionRequest
+
+    log = RequestLog(tmp_path / "requests.jsonl", echo=None)
+    body = ChatCompletionRequest(model="tiny", stream=True, messages=[{"role": "user", "content": "Hi"}])
+    generation = ScriptedGeneration(["Hel", "lo"])
+
+    async def read_until_done():
+        async for event in stream_response(generation, body, RequestRecord("r1", "tiny", True), log):
+            if event == "data: [DONE]\n\n":
+                return [json.loads(line) for line in log.path.read_text().splitlines()]
+
+    records = asyncio.run(read_until_done())
+    assert [(r["request_id"], r["status"], r["completion_tokens"], r["finish_reason"]) for r in records] == [
+        ("r1", 200, 2, "stop")]
+    assert not generation.closed
+
+
 def test_a_client_that_disconnects_frees_the_model(server, client):
     with httpx.stream("POST", server["url"] + "/v1/chat/completions",
                       json={"model": "tiny", "stream": True, "max_tokens": 400,

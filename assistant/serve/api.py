@@ -9,7 +9,7 @@ from __future__ import annotations
 import hmac
 import json
 import uuid
-from typing import AsyncIterator, Iterator
+from typing import AsyncIterator, Callable, Iterator
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
@@ -162,9 +162,12 @@ def sse(payload: dict | str) -> str:
     return f"data: {payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)}\n\n"
 
 
-def stream_events(generation: Generation, body: schemas.ChatCompletionRequest, record: RequestRecord) -> Iterator[str]:
+def stream_events(generation: Generation, body: schemas.ChatCompletionRequest, record: RequestRecord,
+                  before_last: Callable[[], None]) -> Iterator[str]:
     """Server-sent events in OpenAI's order: a role delta, content deltas, a delta with the
-    finish reason, the usage chunk if asked for, then [DONE]."""
+    finish reason, the usage chunk if asked for, then [DONE]. `before_last` runs just before
+    the last event (the error event or [DONE]) is handed out, so the request is logged by the
+    time a client has its whole reply."""
     cid, model = record.request_id, body.model
     yield sse(schemas.chunk(cid, model, {"role": "assistant", "content": ""}))
     try:
@@ -173,11 +176,13 @@ def stream_events(generation: Generation, body: schemas.ChatCompletionRequest, r
             yield sse(schemas.chunk(cid, model, {"content": piece}))
     except Exception as exc:  # headers are already sent: report the failure as an error event
         record.status, record.error = 500, type(exc).__name__
+        before_last()
         yield sse(schemas.error_body(f"generation failed: {exc}", "server_error", "generation_failed"))
         return
     yield sse(schemas.chunk(cid, model, {}, generation.finish_reason))
     if body.wants_usage_chunk():
         yield sse(schemas.chunk(cid, model, {}, usage_=schemas.usage(record.prompt_tokens, generation.completion_tokens)))
+    before_last()
     yield sse("[DONE]")
 
 
@@ -186,14 +191,19 @@ async def stream_response(generation: Generation, body: schemas.ChatCompletionRe
     """The events, each produced in a worker thread. A client that disconnects cancels this
     generator (Starlette watches the connection); the generation is then stopped at once, so
     the model goes to the next request instead of finishing a reply nobody reads."""
-    events = stream_events(generation, body, record)
-    completed = False
+    logged = False
+
+    def log_it() -> None:
+        nonlocal logged
+        finish(record, generation, log)
+        logged = True
+
+    events = stream_events(generation, body, record, before_last=log_it)
     try:
         while (event := await run_in_threadpool(next, events, None)) is not None:
             yield event
-        completed = True
     finally:
-        if not completed:
+        if not logged:
             generation.close()
             record.status, record.error = 499, "client_disconnected"
-        finish(record, generation, log)
+            finish(record, generation, log)
