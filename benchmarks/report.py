@@ -21,13 +21,13 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores visible, Python {platform.python_version()}"
 
 
-def write_section(heading: str, text: str) -> None:
+def write_section(heading: str, text: str, path: Path = REPO / "BENCHMARKS.md") -> None:
     """Replace the section starting at `heading` (up to the next "## ") in BENCHMARKS.md,
     or append it."""
-    path = REPO / "BENCHMARKS.md"
     current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    if heading in current:
-        start = current.index(heading)
+    line = f"\n{heading}\n"  # the whole heading line: one heading may begin another
+    if line in current:
+        start = current.index(line) + 1
         end = current.find("\n## ", start + len(heading))
         current = current[:start] + current[end + 1:] if end != -1 else current[:start]
     path.write_text(current.rstrip("\n") + "\n\n" + text, encoding="utf-8")

@@ -31,28 +31,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from matmul_peak import device_name, matmul_peak, training_device
 from report import REPO, machine, publish
 
 SECTION = "## Training, start-up and generation speed"
 HERE = Path(__file__).resolve().parent
 PROMPT_TOKENS, NEW_TOKENS = 200, 64
-
-
-def matmul_peak(dtype_name: str) -> float:
-    """Best GFLOP/s of square and training-shaped matmuls in this dtype, all threads."""
-    import torch
-
-    dtype = getattr(torch, dtype_name)
-    best = 0.0
-    for m, k, n in ((2048, 2048, 2048), (4096, 4096, 4096), (1024, 576, 1536), (1024, 1536, 576)):
-        a, b = torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
-        for _ in range(2):
-            a @ b
-        for _ in range(5):
-            started = time.perf_counter()
-            a @ b
-            best = max(best, 2 * m * k * n / (time.perf_counter() - started) / 1e9)
-    return best
 
 
 def prepare_demo(out: Path) -> Path:
@@ -191,7 +175,8 @@ def measure(skip_trl: bool) -> dict:
 
     work = Path(tempfile.mkdtemp(prefix="assistant-bench-"))
     try:
-        figures = {"threads": torch.get_num_threads(), "torch": torch.__version__}
+        figures = {"threads": torch.get_num_threads(), "torch": torch.__version__,
+                   "accelerator": device_name(training_device())}
         figures["peak_bf16"] = matmul_peak("bfloat16")
         figures["peak_fp32"] = matmul_peak("float32")
         print(f"matmul peak: bf16 {figures['peak_bf16']:.0f} GFLOP/s, fp32 {figures['peak_fp32']:.0f}", flush=True)
@@ -234,10 +219,15 @@ def measure(skip_trl: bool) -> dict:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def heading(f: dict) -> str:
+    """A GPU node's figures get a section of their own, beside the CPU's."""
+    return f"{SECTION} on {f['accelerator']}" if f.get("accelerator") else SECTION
+
+
 def section(f: dict) -> str:
     from speed_table import render
 
-    return render(SECTION, f, machine(), time.strftime("%Y-%m-%d"))
+    return render(heading(f), f, machine(), time.strftime("%Y-%m-%d"))
 
 
 def main() -> None:
@@ -245,8 +235,8 @@ def main() -> None:
     parser.add_argument("--write-benchmarks", action="store_true", help="replace this section of BENCHMARKS.md")
     parser.add_argument("--skip-trl", action="store_true", help="leave out the TRL comparison (no trl installed)")
     args = parser.parse_args()
-    text = section(measure(args.skip_trl))
-    publish(SECTION, text, args.write_benchmarks)
+    figures = measure(args.skip_trl)
+    publish(heading(figures), section(figures), args.write_benchmarks)
 
 
 if __name__ == "__main__":

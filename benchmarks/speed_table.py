@@ -192,11 +192,16 @@ def memory(f: dict) -> list[str]:
     return lines
 
 
+def where(f: dict) -> str:
+    """Where training and the matmul peak ran: the GPU on a GPU node, else the CPU's threads."""
+    return f"on {f['accelerator']}" if f.get("accelerator") else f"with {f['threads']} threads"
+
+
 def render(heading: str, f: dict, machine: str, date: str) -> str:
     lines = [
         heading, "",
         f"`make bench` (`python benchmarks/speed.py --write-benchmarks`), run {date} on {machine}, torch "
-        f"{f['torch']} with {f['threads']} threads; every figure below comes from this one run. Training: the "
+        f"{f['torch']} {where(f)}; every figure below comes from this one run. Training: the "
         f"demo data ({f['examples']} training pairs), demo/train.yaml's LoRA settings (r 16, all linear layers), "
         f"batch 8, one epoch ({f['steps']} steps), no validation passes.", "",
         *training_rows(f), "", *training_notes(f), "", *start_and_generation(f), *memory(f), "",

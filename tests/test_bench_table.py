@@ -34,3 +34,29 @@ def test_a_bf16_run_is_measured_against_the_bf16_peak():
     f = figures("bf16")
     assert mfu(f, "ours") == 100e12 / 1000 / 50e9
     assert "no native bf16" not in "\n".join(training_notes(f))
+
+
+def test_a_gpu_run_is_its_own_section_beside_the_cpus(tmp_path):
+    from report import write_section
+    from speed import SECTION, heading
+    from speed_table import where
+
+    cpu, gpu = figures("bf16"), {**figures("bf16"), "accelerator": "NVIDIA H100 80GB HBM3"}
+    assert heading(cpu) == SECTION and heading(gpu) == f"{SECTION} on NVIDIA H100 80GB HBM3"
+    path = tmp_path / "BENCHMARKS.md"
+    path.write_text("# Benchmarks\n\n## prepare at scale\n\nkept\n")
+    for f, marker in ((gpu, "gpu one"), (cpu, "cpu one"), (gpu, "gpu two"), (cpu, "cpu two")):
+        write_section(heading(f), f"{heading(f)}\n\n{marker}\n", path)
+    text = path.read_text()
+    assert text.count(f"{SECTION}\n") == 1 and text.count(heading(gpu)) == 1
+    assert "kept" in text and "gpu two" in text and "cpu two" in text and " one" not in text
+    assert where(gpu) == "on NVIDIA H100 80GB HBM3" and where({**cpu, "threads": 2}) == "with 2 threads"
+
+
+def test_the_peak_is_measured_on_the_training_device():
+    import torch
+    from matmul_peak import matmul_peak, training_device
+
+    assert training_device() == ("cuda" if torch.cuda.is_available() else "cpu")
+    gflops = matmul_peak("float32", "cpu", shapes=((64, 64, 64),), repeats=2)
+    assert 0 < gflops < 1e5
