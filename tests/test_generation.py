@@ -63,3 +63,46 @@ def test_too_long_message_is_refused_and_old_turns_are_dropped(tuned_tiny):
 def test_stop_tokens_include_end_of_turn_and_turn_start(tuned_tiny, tokenizer):
     assert tokenizer.eos_token_id in tuned_tiny.stop_ids
     assert tokenizer.convert_tokens_to_ids("<|im_start|>") in tuned_tiny.stop_ids
+
+
+
+
+def last_position_logits(chat, ids):
+    """The prefill step of generation: logits at the last position only, and how many copies
+    of the (transposed) output weight computing them made."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    vocab = chat.model.get_output_embeddings().weight.shape[0]
+    with torch.inference_mode(), profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        logits = chat.model(input_ids=ids, logits_to_keep=1).logits
+    copies = sum(1 for e in prof.events() if e.name == "aten::contiguous"
+                 and any(shape and vocab in shape for shape in e.input_shapes))
+    return logits, copies
+
+
+def test_generation_never_copies_the_frozen_output_weight(tiny_model_dir, tokenizer):
+    """Generation projects the last position's hidden states, a strided slice; with a frozen
+    bf16 output layer (PEFT freezes it) torch's matmul then copied the whole transposed
+    weight (54 MB for SmolLM2, each prompt). The relaid-out input avoids it, same logits."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.bfloat16),
+                           LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False))
+    chat = ChatModel(model, tokenizer, "Be brief.", has_adapter=True)
+    head = chat.model.get_output_embeddings()
+    assert not head.weight.requires_grad
+    ids = torch.tensor([chat.prompt_ids([{"role": "user", "content": "Hello"}], 8)])
+    relaid, copies = last_position_logits(chat, ids)
+    assert copies == 0
+    hooks = dict(head._forward_pre_hooks)
+    head._forward_pre_hooks.clear()  # torch's behaviour without the relayout, for contrast
+    try:
+        strided, copies = last_position_logits(chat, ids)
+        assert copies > 0
+        assert torch.equal(relaid, strided)
+    finally:
+        head._forward_pre_hooks.update(hooks)
