@@ -24,6 +24,8 @@ def training_rows(f: dict) -> list[str]:
         r = f[key]
         if "compiled" in r and key != "compiled_first":
             label += " (auto: compiled)" if r["compiled"] else " (auto: not compiled)"
+        if len(r.get("every_tokens_per_s", [])) > 1:
+            label += f", median of {len(r['every_tokens_per_s'])} runs"
         steady = r.get("steady_tokens_per_s")
         rows.append(f"| {label} | {r['tokens_per_s']:.0f} | {f'{steady:.0f}' if steady else 'n/a'} | {r['epoch_s']:.0f} s "
                     f"| {r['steps']} | {r['tokens']:,} | {r['padding_share']:.1%} | {r['flops'] / 1e12:.1f} "
@@ -94,6 +96,17 @@ def emulated_bf16(f: dict) -> str:
             f"against {f['peak_fp32']:.0f} in fp32, which `assistant train` uses here")
 
 
+def every_run(f: dict) -> list[str]:
+    """The tokens/s of each repeated run, in the order they ran (alternating kinds)."""
+    runs = {key: f[key].get("every_tokens_per_s", []) for key in ("ours", "ours_warm")}
+    if not all(len(r) > 1 for r in runs.values()):
+        return []
+    listed = {key: ", ".join(f"{v:.0f}" for v in r) for key, r in runs.items()}
+    return [f"- Every run, trained tokens/s, alternating so the machine's drift falls on both kinds alike: "
+            f"first-run settings (uncompiled) {listed['ours']}; compile cache warm {listed['ours_warm']}. "
+            "The table shows each kind's median run."]
+
+
 def trl_precision(f: dict) -> str:
     return f"; TRL: {f['trl'].get('precision', 'bf16')}" if "trl" in f else ""
 
@@ -111,6 +124,7 @@ def training_notes(f: dict) -> list[str]:
                      "batches, and logits and loss at every position.")
     warm = f["ours_warm"]
     compile_cost = f["compiled_first"]["runtime_s"] - warm["runtime_s"]
+    notes += every_run(f)
     notes += [
         f"- MFU against the matmul peak measured in this run in the precision each run trained in (`assistant "
         f"train`: {ours.get('precision', 'bf16')}{trl_precision(f)}), the best of measurements before and after "

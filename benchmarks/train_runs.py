@@ -2,12 +2,13 @@
 
     python benchmarks/train_runs.py ours          DATA_DIR RUN_DIR STEPS
     python benchmarks/train_runs.py ours-compiled DATA_DIR RUN_DIR STEPS
+    python benchmarks/train_runs.py ours-eager    DATA_DIR RUN_DIR STEPS
     python benchmarks/train_runs.py trl           DATA_DIR RUN_DIR STEPS
     python benchmarks/train_runs.py trl-fp32      DATA_DIR RUN_DIR STEPS
 
 `ours` is `assistant train` with the demo settings (demo/train.yaml; `compile: auto`, which
 compiles depending on the run's length and the compile cache), `ours-compiled` the same
-with `compile: true`; `trl` is TRL's
+with `compile: true`, `ours-eager` with `compile: false`; `trl` is TRL's
 SFTTrainer with its defaults on the same base model, data, LoRA settings, batch size and
 number of steps, and `trl-fp32` the same with bf16 off (TRL turns bf16 on by default even on a
 CPU that only emulates it, where `assistant train` trains in fp32: this compares like with
@@ -178,7 +179,8 @@ def run_trl(data_dir: Path, run_dir: Path, steps: int, bf16: bool | None = None)
 
 def main() -> None:
     which, data_dir, run_dir, steps = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
-    runs = {"ours": run_ours, "ours-compiled": lambda *a: run_ours(*a, compile_layers=True), "trl": run_trl,
+    runs = {"ours": run_ours, "ours-compiled": lambda *a: run_ours(*a, compile_layers=True),
+            "ours-eager": lambda *a: run_ours(*a, compile_layers=False), "trl": run_trl,
             "trl-fp32": lambda *a: run_trl(*a, bf16=False)}
     result = runs[which](data_dir, run_dir, steps)
     print(json.dumps(result))

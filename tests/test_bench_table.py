@@ -8,13 +8,13 @@ from conftest import REPO
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from speed_table import mfu, steady_mfu, training_notes  # noqa: E402
+from speed_table import mfu, steady_mfu, training_notes, training_rows  # noqa: E402
 
 
 def figures(precision: str) -> dict:
     run = {"flops": 100e12, "runtime_s": 1000.0, "tokens": 200_000, "steady_tokens_per_s": 250.0, "steps": 40,
            "precision": precision, "compiled": False, "tokens_per_s": 200.0, "attention": "eager",
-           "padding_share": 0.04, "padding_share_random_order": 0.25}
+           "padding_share": 0.04, "padding_share_random_order": 0.25, "epoch_s": 1000.0, "peak_rss_mb": 4000.0}
     trl = {**run, "precision": "bf16", "bf16": True, "gradient_checkpointing": True, "tokens_per_s": 50.0}
     return {"peak_bf16": 50.0, "peak_fp32": 250.0, "steps": 40, "ours": run, "trl": trl,
             "ours_warm": dict(run), "compiled_first": {**run, "runtime_s": 1100.0}}
@@ -60,3 +60,18 @@ def test_the_peak_is_measured_on_the_training_device():
     assert training_device() == ("cuda" if torch.cuda.is_available() else "cpu")
     gflops = matmul_peak("float32", "cpu", shapes=((64, 64, 64),), repeats=2)
     assert 0 < gflops < 1e5
+
+
+def test_repeated_runs_report_the_median_run_and_list_every_run():
+    from speed import median_run
+
+    runs = [{"tokens_per_s": v, "runtime_s": 48_000 / v} for v in (431.0, 474.0, 452.0)]
+    median = median_run(runs)
+    assert median["tokens_per_s"] == 452.0 and median["runtime_s"] == 48_000 / 452.0
+    assert median["every_tokens_per_s"] == [431.0, 474.0, 452.0]
+    assert median_run(runs[:2])["tokens_per_s"] == 431.0  # an even count: the lower middle run
+    f = figures("bf16")
+    f["ours"]["every_tokens_per_s"], f["ours_warm"]["every_tokens_per_s"] = [448.0, 437.0, 452.0], [431.0, 474.0, 472.0]
+    notes = "\n".join(training_notes(f))
+    assert "(uncompiled) 448, 437, 452; compile cache warm 431, 474, 472" in notes
+    assert "median of 3 runs" in "\n".join(training_rows(f))
