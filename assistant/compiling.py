@@ -1,11 +1,11 @@
 """torch.compile for training: when it pays, where its cache lives, and compiling the layers.
 
 A compiled step is faster on 2 CPU cores (make bench runs): 1.07-1.30x in fp32 on an Intel
-Xeon without native bf16, 1.06x in bf16 on an AMD EPYC with it. Compiling costs time once
+Xeon without native bf16, 1.06-1.09x in bf16 on an AMD EPYC with it. Compiling costs time once
 per machine: the first compiled run spends 25-50 s compiling and comes out ahead of a plain
-run after 58-243 steps in fp32 and 166 in bf16. The compiled kernels are cached on disk, so
+run after 58-243 steps in fp32 and 156-166 in bf16. The compiled kernels are cached on disk, so
 later runs only trace one layer and load its kernels (a few seconds) and come out ahead
-after 13-39 steps in fp32 and 5 in bf16.
+after 13-39 steps in fp32 and 5-9 in bf16.
 `compile: auto` therefore compiles a long run (COLD_PAYS_FROM_STEPS) on a machine that has not
 compiled this model yet, and any run of WARM_PAYS_FROM_STEPS or more once it has.
 
@@ -27,8 +27,8 @@ from pathlib import Path
 from .config import TrainConfig
 from .errors import AssistantError
 
-COLD_PAYS_FROM_STEPS = 300  # measured break-even 58-243 steps (eight make bench runs), with margin
-WARM_PAYS_FROM_STEPS = 40  # measured break-even 5-39 steps (eight make bench runs)
+COLD_PAYS_FROM_STEPS = 300  # measured break-even 58-243 steps (nine make bench runs), with margin
+WARM_PAYS_FROM_STEPS = 40  # measured break-even 5-39 steps (nine make bench runs)
 WARM_MARKERS = "assistant-compiled"
 # Bumped when the code the compiled layer traces changes (2: grouped eager attention), so a
 # marker left by the old graph no longer counts as a warm cache.
