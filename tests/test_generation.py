@@ -65,8 +65,6 @@ def test_stop_tokens_include_end_of_turn_and_turn_start(tuned_tiny, tokenizer):
     assert tokenizer.convert_tokens_to_ids("<|im_start|>") in tuned_tiny.stop_ids
 
 
-
-
 def last_position_logits(chat, ids):
     """The prefill step of generation: logits at the last position only, and how many copies
     of the (transposed) output weight computing them made."""
