@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import AssistantError
@@ -113,8 +114,9 @@ def convert_gguf(gguf_path: Path, target: Path) -> None:
     print(f"Converting {gguf_path.name} into a cached model (once; about 20 s)...", flush=True)
     folder, name = str(gguf_path.parent), gguf_path.name
     try:
-        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-        model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.bfloat16)
+        with progress_bars_off():
+            tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+            model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.bfloat16)
     except Exception as exc:
         raise AssistantError(f"{gguf_path}: cannot load GGUF file ({exc})") from None
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -140,6 +142,29 @@ def convert_gguf(gguf_path: Path, target: Path) -> None:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+@contextmanager
+def progress_bars_off():
+    """Silence transformers' progress bars while converting: the line above says what is
+    happening, and a first command's stderr must hold only its error, if any (a bad input
+    file on the first `assistant prepare` gave 26 lines of bars before its one-line error).
+    The dequantizing bar is plain tqdm, which transformers' own switch does not reach, so
+    its module's `tqdm` is swapped for a disabled one for the duration."""
+    import functools
+
+    import transformers.modeling_gguf_pytorch_utils as gguf_loading
+    from transformers.utils import logging as transformers_logging
+
+    bars_were_on, gguf_tqdm = transformers_logging.is_progress_bar_enabled(), gguf_loading.tqdm
+    transformers_logging.disable_progress_bar()
+    gguf_loading.tqdm = functools.partial(gguf_tqdm, disable=True)
+    try:
+        yield
+    finally:
+        gguf_loading.tqdm = gguf_tqdm
+        if bars_were_on:
+            transformers_logging.enable_progress_bar()
 
 
 def gguf_field(path: Path, key: str):

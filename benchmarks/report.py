@@ -9,16 +9,35 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
+# The widest matrix instructions a CPU has, best first: they set its matmul peak and whether
+# bf16 is native (so whether `assistant train` trains in bf16 or fp32 there).
+MATMUL_ISAS = (("amx_bf16", "AMX"), ("avx512_bf16", "AVX-512 BF16"), ("avx512f", "AVX-512"), ("avx2", "AVX2"))
+
+
+def _cpuinfo_field(name: str) -> str | None:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+            if line.startswith(name):
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return f"{cpu}, {os.cpu_count()} cores visible, Python {platform.python_version()}"
+    return None
+
+
+def cpu_model() -> str:
+    return _cpuinfo_field("model name") or platform.processor() or platform.machine()
+
+
+def cpu_class() -> str:
+    """The CPU's model and its widest matrix instructions, e.g. "AMD EPYC (AVX-512 BF16)":
+    machines sold under one name differ in these, and so in every training figure."""
+    flags = set((_cpuinfo_field("flags") or "").split())
+    isa = next((label for flag, label in MATMUL_ISAS if flag in flags), platform.machine())
+    return f"{cpu_model()} ({isa})"
+
+
+def machine() -> str:
+    return f"{cpu_model()}, {os.cpu_count()} cores visible, Python {platform.python_version()}"
 
 
 def write_section(heading: str, text: str, path: Path = REPO / "BENCHMARKS.md") -> None:

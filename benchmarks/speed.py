@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 from matmul_peak import device_name, matmul_peak, training_device
-from report import REPO, machine, publish
+from report import REPO, cpu_class, machine, publish
 
 SECTION = "## Training, start-up and generation speed"
 HERE = Path(__file__).resolve().parent
@@ -184,7 +184,7 @@ def measure(skip_trl: bool) -> dict:
     work = Path(tempfile.mkdtemp(prefix="assistant-bench-"))
     try:
         figures = {"threads": torch.get_num_threads(), "torch": torch.__version__,
-                   "accelerator": device_name(training_device())}
+                   "accelerator": device_name(training_device()), "cpu": cpu_class()}
         figures["peak_bf16"] = matmul_peak("bfloat16")
         figures["peak_fp32"] = matmul_peak("float32")
         print(f"matmul peak: bf16 {figures['peak_bf16']:.0f} GFLOP/s, fp32 {figures['peak_fp32']:.0f}", flush=True)
@@ -239,8 +239,9 @@ def measure(skip_trl: bool) -> dict:
 
 
 def heading(f: dict) -> str:
-    """A GPU node's figures get a section of their own, beside the CPU's."""
-    return f"{SECTION} on {f['accelerator']}" if f.get("accelerator") else SECTION
+    """Each kind of machine gets a section of its own: a GPU node's figures and those of a CPU
+    without native bf16 sit beside the CI machine's instead of replacing them."""
+    return f"{SECTION} on {f.get('accelerator') or f['cpu']}"
 
 
 def section(f: dict) -> str:

@@ -35,6 +35,17 @@ def test_unreachable_hub_id_is_one_clear_line(monkeypatch):
 
 
 @pytest.mark.slow
+def test_converting_writes_one_line_and_no_progress_bars(tmp_path, capfd):
+    from assistant.base_model import CONVERTED_MARKER, convert_gguf
+
+    convert_gguf(embedded_gguf_path(), tmp_path / "converted")
+    out, err = capfd.readouterr()
+    assert out.strip().startswith("Converting SmolLM2-135M-Instruct.Q4_1.gguf") and len(out.splitlines()) == 1
+    assert "%|" not in err, err  # no tqdm bar: stderr is for errors, which must stand alone
+    assert (tmp_path / "converted" / CONVERTED_MARKER).is_file()
+
+
+@pytest.mark.slow
 def test_cache_generates_exactly_what_the_gguf_file_generates(base_model_path, tokenizer):
     import torch
     from transformers import AutoModelForCausalLM

@@ -36,21 +36,36 @@ def test_a_bf16_run_is_measured_against_the_bf16_peak():
     assert "no native bf16" not in "\n".join(training_notes(f))
 
 
-def test_a_gpu_run_is_its_own_section_beside_the_cpus(tmp_path):
+def test_each_kind_of_machine_is_its_own_section(tmp_path):
     from report import write_section
     from speed import SECTION, heading
     from speed_table import where
 
-    cpu, gpu = figures("bf16"), {**figures("bf16"), "accelerator": "NVIDIA H100 80GB HBM3"}
-    assert heading(cpu) == SECTION and heading(gpu) == f"{SECTION} on NVIDIA H100 80GB HBM3"
+    cpu = {**figures("bf16"), "accelerator": None, "cpu": "AMD EPYC (AVX-512 BF16)"}
+    laptop = {**figures("fp32"), "accelerator": None, "cpu": "AMD EPYC (AVX2)"}
+    gpu = {**figures("bf16"), "accelerator": "NVIDIA H100 80GB HBM3", "cpu": "AMD EPYC (AVX-512 BF16)"}
+    assert heading(cpu) == f"{SECTION} on AMD EPYC (AVX-512 BF16)"
+    assert heading(gpu) == f"{SECTION} on NVIDIA H100 80GB HBM3"
     path = tmp_path / "BENCHMARKS.md"
     path.write_text("# Benchmarks\n\n## prepare at scale\n\nkept\n")
-    for f, marker in ((gpu, "gpu one"), (cpu, "cpu one"), (gpu, "gpu two"), (cpu, "cpu two")):
-        write_section(heading(f), f"{heading(f)}\n\n{marker}\n", path)
+    for round_ in ("one", "two"):
+        for f, name in ((gpu, "gpu"), (cpu, "cpu"), (laptop, "laptop")):
+            write_section(heading(f), f"{heading(f)}\n\n{name} {round_}\n", path)
     text = path.read_text()
-    assert text.count(f"{SECTION}\n") == 1 and text.count(heading(gpu)) == 1
-    assert "kept" in text and "gpu two" in text and "cpu two" in text and " one" not in text
+    assert all(text.count(f"{heading(f)}\n") == 1 for f in (cpu, laptop, gpu))
+    assert "kept" in text and all(f"{name} two" in text for name in ("gpu", "cpu", "laptop"))
+    assert " one" not in text
     assert where(gpu) == "on NVIDIA H100 80GB HBM3" and where({**cpu, "threads": 2}) == "with 2 threads"
+
+
+def test_the_cpu_class_names_its_widest_matrix_instructions(monkeypatch):
+    import report
+
+    info = {"model name": "AMD EPYC", "flags": "fpu sse2 avx2 fma avx512f avx512_bf16"}
+    monkeypatch.setattr(report, "_cpuinfo_field", info.get)
+    assert report.cpu_class() == "AMD EPYC (AVX-512 BF16)"
+    info["flags"] = "fpu sse2 avx2 fma"
+    assert report.cpu_class() == "AMD EPYC (AVX2)"
 
 
 def test_the_peak_is_measured_on_the_training_device():

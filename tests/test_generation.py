@@ -82,7 +82,8 @@ def last_position_logits(chat, ids):
 def test_generation_never_copies_the_frozen_output_weight(tiny_model_dir, tokenizer):
     """Generation projects the last position's hidden states, a strided slice; with a frozen
     bf16 output layer (PEFT freezes it) torch's matmul then copied the whole transposed
-    weight (54 MB for SmolLM2, each prompt). The relaid-out input avoids it, same logits."""
+    weight (54 MB for SmolLM2, each prompt). The relaid-out input avoids it, same logits.
+    The copy is on torch's oneDNN bf16 path, which CPUs without AVX-512 don't take."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
@@ -100,7 +101,7 @@ def test_generation_never_copies_the_frozen_output_weight(tiny_model_dir, tokeni
     head._forward_pre_hooks.clear()  # torch's behaviour without the relayout, for contrast
     try:
         strided, copies = last_position_logits(chat, ids)
-        assert copies > 0
+        assert copies > 0 or not torch.ops.mkldnn._is_mkldnn_bf16_supported()
         assert torch.equal(relaid, strided)
     finally:
         head._forward_pre_hooks.update(hooks)
