@@ -146,8 +146,8 @@ def convert_gguf(gguf_path: Path, target: Path) -> None:
 
 @contextmanager
 def progress_bars_off():
-    """Silence transformers' progress bars while converting: the line above says what is
-    happening, and a first command's stderr must hold only its error, if any (a bad input
+    """Silence transformers' progress bars while converting: `convert_gguf`'s own line says
+    what is happening, and a first command's stderr must hold only its error, if any (a bad input
     file on the first `assistant prepare` gave 26 lines of bars before its one-line error).
     The dequantizing bar is plain tqdm, which transformers' own switch does not reach, so
     its module's `tqdm` is swapped for a disabled one for the duration."""

@@ -6,6 +6,8 @@ import os
 import platform
 from pathlib import Path
 
+from assistant.device import cpu_flags
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -14,24 +16,20 @@ REPO = Path(__file__).resolve().parents[1]
 MATMUL_ISAS = (("amx_bf16", "AMX"), ("avx512_bf16", "AVX-512 BF16"), ("avx512f", "AVX-512"), ("avx2", "AVX2"))
 
 
-def _cpuinfo_field(name: str) -> str | None:
+def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith(name):
+            if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return None
-
-
-def cpu_model() -> str:
-    return _cpuinfo_field("model name") or platform.processor() or platform.machine()
+    return platform.processor() or platform.machine()
 
 
 def cpu_class() -> str:
     """The CPU's model and its widest matrix instructions, e.g. "AMD EPYC (AVX-512 BF16)":
     machines sold under one name differ in these, and so in every training figure."""
-    flags = set((_cpuinfo_field("flags") or "").split())
+    flags = cpu_flags()
     isa = next((label for flag, label in MATMUL_ISAS if flag in flags), platform.machine())
     return f"{cpu_model()} ({isa})"
 
