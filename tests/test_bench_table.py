@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+import pytest
+
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -16,6 +18,7 @@ def figures(precision: str) -> dict:
            "precision": precision, "compiled": False, "tokens_per_s": 200.0, "attention": "eager",
            "padding_share": 0.04, "padding_share_random_order": 0.25, "epoch_s": 1000.0, "peak_rss_mb": 4000.0}
     trl = {**run, "precision": "bf16", "bf16": True, "gradient_checkpointing": True, "tokens_per_s": 50.0}
+    del trl["compiled"]  # TRL's run reports no compile decision
     return {"peak_bf16": 50.0, "peak_fp32": 250.0, "steps": 40, "ours": run, "trl": trl,
             "ours_warm": dict(run), "compiled_first": {**run, "runtime_s": 1100.0}}
 
@@ -90,3 +93,34 @@ def test_repeated_runs_report_the_median_run_and_list_every_run():
     notes = "\n".join(training_notes(f))
     assert "(uncompiled) 448, 437, 452; compile cache warm 431, 474, 472" in notes
     assert "median of 3 runs" in "\n".join(training_rows(f))
+
+
+def test_trl_trains_with_bf16_off_only_where_emulated_bf16_would_not_finish():
+    from speed import trl_run
+
+    assert trl_run({"peak_bf16": 1.2, "peak_fp32": 112.0}) == "trl-fp32"  # AVX2: about 100x slower
+    assert trl_run({"peak_bf16": 69.0, "peak_fp32": 308.0}) == "trl"  # AVX-512 without bf16: its default ran
+    assert trl_run({"peak_bf16": 435.0, "peak_fp32": 203.0}) == "trl"  # native bf16
+    f = figures("fp32")
+    f["trl"] = {**f["trl"], "bf16": False, "precision": "fp32"}
+    f["peak_bf16"] = 1.2
+    notes, rows = "\n".join(training_notes(f)), "\n".join(training_rows(f))
+    assert "TRL `SFTTrainer`, defaults but bf16 off |" in rows
+    assert "Speed-up over TRL's defaults (bf16 off): **4.00x**" in notes
+    assert "bf16 off (its default is on, but this CPU emulates bf16 matmuls at 1.2 GFLOP/s against 250" in notes
+    assert mfu(f, "trl") == 100e12 / 1000 / 250e9  # against the fp32 peak it trained in
+
+
+def test_the_peak_skips_shapes_that_would_take_minutes(monkeypatch):
+    import matmul_peak
+
+    timed = []
+
+    def one_gflop_per_second(a, b, device):
+        timed.append((a.shape[0], a.shape[1], b.shape[1]))
+        return 2 * a.shape[0] * a.shape[1] * b.shape[1] / 1e9
+
+    monkeypatch.setattr(matmul_peak, "seconds_per_matmul", one_gflop_per_second)
+    monkeypatch.setattr(matmul_peak, "CPU_SHAPES", ((64, 32, 16), (256, 256, 256), (4096, 4096, 4096)))
+    assert matmul_peak.matmul_peak("float32", "cpu", repeats=2) == pytest.approx(1.0)
+    assert sorted(set(timed)) == [(64, 32, 16), (256, 256, 256)]  # 4096 cubed: 137 s at this rate
