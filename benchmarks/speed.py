@@ -2,7 +2,8 @@
 
 1. training throughput of `assistant train` on the demo data, one epoch, against TRL's
    SFTTrainer with its defaults on the same base model, data, LoRA settings, batch size
-   and steps (benchmarks/train_runs.py, each in its own process);
+   and steps (benchmarks/train_runs.py, each in its own process; TRL with bf16 off where
+   this CPU emulates bf16 too slowly for its run to finish, `trl_run`);
 2. model FLOPs utilisation: model FLOPs (formula in train_runs.model_flops) per second
    over the bf16 matmul peak measured here, in this run;
 3. padding waste: padding's share of the tokens computed, for random-order batches
