@@ -59,7 +59,7 @@ def median_run(results: list[dict]) -> dict:
 
 def trl_run(figures: dict) -> str:
     """TRL with its defaults, or with bf16 off where this CPU's emulated bf16 is so slow that
-    its run would not finish: on 2 AVX2 cores, 1.2 GFLOP/s against 112 in fp32 (about 100x
+    its run would not finish: on 2 AVX2 cores, 1.65 GFLOP/s against 125 in fp32 (about 75x
     slower); on AVX-512 without bf16 it is 69 against 308, and TRL's default run took 21-27 min."""
     return "trl-fp32" if figures["peak_bf16"] * EMULATED_BF16_TOO_SLOW < figures["peak_fp32"] else "trl"
 
@@ -206,7 +206,7 @@ def measure(skip_trl: bool) -> dict:
         inductor = {"TORCHINDUCTOR_CACHE_DIR": str(work / "inductor-cache")}
         runs = [("ours", "ours"), ("trl", trl_run(figures)), ("compiled_first", "ours-compiled"), ("ours_warm", "ours")]
         for key, which in runs:
-            if which == "trl" and skip_trl:
+            if key == "trl" and skip_trl:
                 continue
             figures[key] = train_run(which, data, work / key, steps, inductor)
             print(f"{key}:", json.dumps(figures[key]), flush=True)
