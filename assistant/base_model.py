@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import AssistantError
+from .gguf_reading import parsed_once
 from .home import models_dir
 
 EMBEDDED_NAME = "smollm2-135m-instruct"
@@ -114,9 +115,10 @@ def convert_gguf(gguf_path: Path, target: Path) -> None:
     print(f"Converting {gguf_path.name} into a cached model (once; about 20 s)...", flush=True)
     folder, name = str(gguf_path.parent), gguf_path.name
     try:
-        with progress_bars_off():
+        with progress_bars_off(), parsed_once():
             tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
             model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.bfloat16)
+            tokenizer_pre = gguf_field(gguf_path, "tokenizer.ggml.pre")  # for GGUF export
     except Exception as exc:
         raise AssistantError(f"{gguf_path}: cannot load GGUF file ({exc})") from None
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -132,8 +134,7 @@ def convert_gguf(gguf_path: Path, target: Path) -> None:
         config.save_pretrained(staging)
         model.generation_config.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
-        marker = {"source": str(gguf_path), "size": gguf_path.stat().st_size,
-                  "tokenizer_pre": gguf_field(gguf_path, "tokenizer.ggml.pre")}  # for GGUF export
+        marker = {"source": str(gguf_path), "size": gguf_path.stat().st_size, "tokenizer_pre": tokenizer_pre}
         (staging / CONVERTED_MARKER).write_text(json.dumps(marker, indent=2))
         if target.exists():  # a concurrent conversion finished first; keep theirs
             shutil.rmtree(staging)

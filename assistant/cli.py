@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from .errors import AssistantError
+from .generation import GENERATION_BATCH
 
 
 class UserError(click.ClickException):
@@ -219,7 +220,8 @@ def compare(run_dir, questions, show, max_new_tokens):
 @click.option("--domain", "domains", multiple=True, help="Domain whose evaluators run (default: the run's domain).")
 @click.option("--limit", type=click.IntRange(1), help="Evaluate only the first N cases.")
 @click.option("--max-new-tokens", default=160, show_default=True, type=click.IntRange(1))
-@click.option("--batch-size", default=8, show_default=True, type=click.IntRange(1))
+@click.option("--batch-size", default=GENERATION_BATCH, show_default=True, type=click.IntRange(1),
+              help="Replies generated at once (wider is faster until memory runs out).")
 @click.option("--show", default=0, show_default=True, type=click.IntRange(0), help="Print N examples side by side.")
 def eval_command(run_dir, questions, domains, limit, max_new_tokens, batch_size, show):
     """Base vs tuned on held-out prompts: every metric and domain evaluator, with a report."""

@@ -71,21 +71,21 @@ def test_tuned_carries_the_sign_off_far_more_often(comparison):
 
 
 def test_tuned_model_stops_at_end_of_turn(chat):
-    """Every greedy reply ends with a stop token well before the limit, and never starts
-    a new turn of its own."""
+    """Every greedy reply ends with the end-of-turn token well before the limit, and never
+    starts a new turn of its own. (One left-padded batch, as `assistant eval` generates.)"""
     import torch
 
     questions = [item["question"] for item in load_heldout(REPO / "demo" / "heldout.jsonl")[:8]]
     limit = 150
-    for question in questions:
-        ids = chat.prompt_ids([{"role": "user", "content": question}], limit)
-        with torch.inference_mode():
-            output = chat.model.generate(torch.tensor([ids]), max_new_tokens=limit, do_sample=False,
-                                         eos_token_id=chat.stop_ids, pad_token_id=chat.tokenizer.pad_token_id,
-                                         repetition_penalty=1.1)
-        new = output[0, len(ids):].tolist()
-        assert new[-1] == chat.tokenizer.eos_token_id, f"run-on reply to {question!r}"
-        text = chat.tokenizer.decode(new, skip_special_tokens=True)
+    rows = [chat.prompt_ids([{"role": "user", "content": question}], limit) for question in questions]
+    batch = chat.tokenizer.pad({"input_ids": rows}, padding_side="left", return_tensors="pt")
+    with chat.lock, chat.adapter(True), torch.inference_mode():
+        output = chat.model.generate(**batch, max_new_tokens=limit, do_sample=False, eos_token_id=chat.stop_ids,
+                                     pad_token_id=chat.tokenizer.pad_token_id, repetition_penalty=1.1)
+    for question, row in zip(questions, output[:, batch["input_ids"].shape[1]:].tolist()):
+        stop = next((i for i, token in enumerate(row) if token in chat.stop_ids), None)
+        assert stop is not None and row[stop] == chat.tokenizer.eos_token_id, f"run-on reply to {question!r}"
+        text = chat.tokenizer.decode(row[:stop], skip_special_tokens=True)
         assert "Customer:" not in text and "\nuser" not in text.lower()
 
 

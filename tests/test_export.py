@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from assistant.cli import cli
 from assistant.errors import AssistantError
+from assistant.gguf_reading import parsed_once
 from conftest import strengthen_adapter, train_tiny_run
 
 
@@ -103,13 +104,16 @@ def test_hf_export_is_float32_by_default_and_bfloat16_on_request(run, tmp_path):
     assert "Verified against base+adapter" in output
 
 
-def test_gguf_f32_export_reloads_bit_for_bit_through_transformers(run, reference, tmp_path):
+def test_gguf_f32_export_reloads_bit_for_bit_through_transformers(run, reference, tmp_path, gguf_parses):
     from transformers import AutoModelForCausalLM
 
     output = export(run, tmp_path / "gguf", "--format", "gguf", "--gguf-type", "f32")
     assert "top-1 token agreement 100.0%" in output
+    # verification read the tokenizer, the config and the weights from one parse of the file
+    assert [p for p in gguf_parses if p.endswith("tiny-f32.gguf")] == [gguf_parses[-1]]
     path = tmp_path / "gguf" / "tiny-f32.gguf"
-    model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
+    with parsed_once():  # config and weights from one parse of the file
+        model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
     logits, greedy = logits_and_greedy(model, reference["ids"])
     assert torch.allclose(logits, reference["logits"], atol=1e-4)
     assert torch.equal(greedy, reference["greedy"])
@@ -121,7 +125,8 @@ def test_gguf_storage_types_round_the_weights_only_slightly(run, reference, tmp_
 
     export(run, tmp_path / "gguf", "--format", "gguf", "--gguf-type", gguf_type, "--no-verify")
     path = tmp_path / "gguf" / f"tiny-{gguf_type}.gguf"
-    model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
+    with parsed_once():  # config and weights from one parse of the file
+        model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
     logits, _ = logits_and_greedy(model, reference["ids"])
     spread = float(reference["logits"].abs().max())
     error = float((logits - reference["logits"]).abs().max())

@@ -8,12 +8,12 @@ come back in the cases' order.
 
 from __future__ import annotations
 
-from ..generation import ChatModel, GenerationSettings
+from ..generation import GENERATION_BATCH, ChatModel, GenerationSettings
 from .cases import Case
 
 
 def generate_histories(
-    chat: ChatModel, histories: list[list[dict]], settings: GenerationSettings, tuned: bool, batch_size: int = 8
+    chat: ChatModel, histories: list[list[dict]], settings: GenerationSettings, tuned: bool, batch_size: int = GENERATION_BATCH
 ) -> list[str]:
     """One reply per conversation (each ending with a user message), left-padded in batches."""
     import torch
@@ -33,7 +33,7 @@ def generate_histories(
 
 
 def generate_replies(
-    chat: ChatModel, cases: list[Case], settings: GenerationSettings, tuned: bool, batch_size: int = 8
+    chat: ChatModel, cases: list[Case], settings: GenerationSettings, tuned: bool, batch_size: int = GENERATION_BATCH
 ) -> list[str]:
     """The replies to every case, in the cases' order."""
     order = sorted(range(len(cases)), key=lambda i: sum(len(m["content"]) for m in cases[i].history))

@@ -15,6 +15,10 @@ from ..chat_format import IGNORE_INDEX
 from ..rundir import RunDir
 from .cases import validation_file
 
+# Examples per forward pass: each keeps its full-vocabulary logits (49k floats per token for
+# SmolLM2), so the loss batch stays smaller than the generation batch.
+LOSS_BATCH = 8
+
 
 def max_seq_len(run: RunDir) -> int:
     """The run's training max_seq_len (config.yaml), or the default."""
@@ -43,7 +47,7 @@ def load_validation_set(run: RunDir, tokenizer) -> list[dict]:
     return tokenize_pairs(load_pairs(path), tokenizer, max_seq_len(run), Path(path))
 
 
-def dataset_loss(model, tokenizer, dataset: list[dict], batch_size: int = 8) -> tuple[float, int]:
+def dataset_loss(model, tokenizer, dataset: list[dict], batch_size: int = LOSS_BATCH) -> tuple[float, int]:
     """(mean loss per label token, number of label tokens) of a tokenized dataset."""
     import torch
     from transformers import DataCollatorForSeq2Seq
@@ -74,7 +78,7 @@ def perplexity(loss: float) -> float:
         return float("inf")
 
 
-def validation_loss(chat, run: RunDir, batch_size: int = 8) -> dict | None:
+def validation_loss(chat, run: RunDir, batch_size: int = LOSS_BATCH) -> dict | None:
     """{"examples", "tokens", "base": {"loss", "perplexity"}, "tuned": {...}}, or None
     when the run has no validation examples."""
     dataset = load_validation_set(run, chat.tokenizer)

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from ..generation import ChatModel, GenerationSettings
+from ..generation import GENERATION_BATCH, ChatModel, GenerationSettings
 from ..plugin_types import EvalCase, Evaluator, Score
 from ..rundir import RunDir
 from . import metrics
@@ -124,7 +124,7 @@ def evaluate(
     domains: list[str] | None = None,
     limit: int | None = None,
     settings: GenerationSettings | None = None,
-    batch_size: int = 8,
+    batch_size: int = GENERATION_BATCH,
     progress: Callable[[str], None] | None = None,
 ) -> dict:
     """Evaluate a finished run: see the module docstring. Returns the results dict that
@@ -168,7 +168,7 @@ def evaluate(
     names = [*metrics.BUILTIN_METRICS, *[e.name for e in evaluators if e.name not in metrics.BUILTIN_METRICS]]
 
     say("Computing the validation loss")
-    loss = validation_loss(chat, run, batch_size)
+    loss = validation_loss(chat, run)
     summary = run.summary()
     return {
         "run": str(run.path),

@@ -79,7 +79,10 @@ def export_gguf(merged: MergedRun, folder: Path, gguf_type: str, verify: bool) -
     write_modelfile(merged, gguf_path.name, folder / "Modelfile")
     if not verify:
         return None
+    from ..gguf_reading import parsed_once
     from .verify import check_gguf_tokenizer, compare_with_reference, load_gguf_export
 
-    check_gguf_tokenizer(gguf_path, merged)
-    return compare_with_reference(merged, load_gguf_export(gguf_path))
+    with parsed_once():  # the tokenizer, the config and the weights: one parse, not three
+        check_gguf_tokenizer(gguf_path, merged)
+        model = load_gguf_export(gguf_path)
+    return compare_with_reference(merged, model)

@@ -1,0 +1,48 @@
+"""`parsed_once`: one GGUFReader per file within a block, a fresh one for a rewritten file."""
+
+import os
+
+import pytest
+
+from assistant.gguf_reading import parsed_once
+
+
+def write_gguf(path, name: str) -> None:
+    import gguf
+
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_name(name)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.close()
+
+
+def name_of(path) -> str:
+    import gguf
+
+    return gguf.GGUFReader(str(path)).fields["general.name"].contents()
+
+
+def test_a_file_is_parsed_once_per_block_and_again_once_rewritten(tmp_path, gguf_parses):
+    import gguf
+
+    path = tmp_path / "model.gguf"
+    write_gguf(path, "first")
+    with parsed_once():
+        assert name_of(path) == name_of(path) == "first"
+        with parsed_once():  # a nested block shares the outer block's readers
+            assert name_of(path) == "first"
+        assert len(gguf_parses) == 1
+        write_gguf(path, "second")
+        os.utime(path, ns=(0, 0))  # a different modification time even on a coarse clock
+        assert name_of(path) == "second" and len(gguf_parses) == 2
+    assert gguf.GGUFReader.__name__ == "CountingReader"  # the original is back after the block
+    assert name_of(path) == "second" and len(gguf_parses) == 3
+
+
+def test_the_reader_is_restored_when_the_block_fails(tmp_path, gguf_parses):
+    import gguf
+
+    with pytest.raises(RuntimeError), parsed_once():
+        raise RuntimeError("boom")
+    assert gguf.GGUFReader.__name__ == "CountingReader"
