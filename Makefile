@@ -29,14 +29,16 @@ demo: setup
 	else echo "(no terminal: not starting the app; run '$(BIN)/assistant app --run $(RUNS)/demo --runs-dir $(RUNS)')"; fi
 
 # Unit tests in TEST_WORKERS processes (pytest-xdist; each single-threaded, see tests/conftest.py),
-# then the slow end-to-end tests on the real model in one process with every core.
+# a test module at a time (--dist loadscope): a module's fixtures are set up once, not once per
+# worker (test_distributed's two-process runs take a minute), and its compiling tests reuse the
+# kernels earlier ones built. Then the slow end-to-end tests in one process with every core.
 TEST_WORKERS ?= 2
 
 test: test-fast
 	$(BIN)/python -m pytest -m slow
 
 test-fast: setup
-	$(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS)
+	$(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadscope
 
 # Training, start-up, generation and memory figures on this machine, written to BENCHMARKS.md
 # (20-50 minutes on 2 CPU cores; see README). TRL is installed for the comparison only.
