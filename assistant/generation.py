@@ -226,7 +226,8 @@ class ChatModel:
         return "".join(self.stream(history, settings, tuned)).strip()
 
     def generate_batch(
-        self, prompts: list[str], settings: GenerationSettings | None = None, tuned: bool = True, batch_size: int = GENERATION_BATCH
+        self, prompts: list[str], settings: GenerationSettings | None = None, tuned: bool = True,
+        batch_size: int = GENERATION_BATCH,
     ) -> list[str]:
         """Single-turn replies to many prompts, left-padded in batches."""
         import torch

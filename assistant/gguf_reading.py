@@ -4,13 +4,15 @@ transformers builds the config, the tokenizer and the weights of a GGUF model wi
 `load_gguf_checkpoint` call each, and each call constructs a new `gguf.GGUFReader`, which
 parses the whole metadata: for SmolLM2 a 49k-token vocabulary and its merges, read by
 gguf-py one element at a time, about 6 s per parse on 2 AVX2 cores. Measured there,
-counting the readers made: verifying a GGUF export of the tiny test model parsed its file 3 times in 23.3-25.5 s, and once in 11.7-13.5 s
-inside `parsed_once()`; converting the embedded model parsed it 4 times in 43.0 s, and once
-in 21.3 s, with byte-identical weights.
+counting the readers made: verifying a GGUF export of the tiny test model parsed its file
+3 times in 23.3-25.5 s, and once in 11.7-13.5 s inside `parsed_once()`; converting the
+embedded model parsed it 4 times in 43.0 s, and once in 21.3 s, with byte-identical weights.
 
 Within `parsed_once()` each file is parsed once and its reader handed to every later
 reader of that file. Readers only read (tensors are views of the file's memory map), and
 the key holds the file's size and modification time, so a rewritten file is parsed anew.
+The swap is process-wide: it is for one-shot commands (converting, exporting), not for a
+server whose other threads might read other files meanwhile (they would share readers too).
 
 Why by hand: neither transformers nor gguf-py keeps parsed metadata between calls, and
 transformers offers no way to pass a reader in.

@@ -13,7 +13,8 @@ from .cases import Case
 
 
 def generate_histories(
-    chat: ChatModel, histories: list[list[dict]], settings: GenerationSettings, tuned: bool, batch_size: int = GENERATION_BATCH
+    chat: ChatModel, histories: list[list[dict]], settings: GenerationSettings, tuned: bool,
+    batch_size: int = GENERATION_BATCH,
 ) -> list[str]:
     """One reply per conversation (each ending with a user message), left-padded in batches."""
     import torch
@@ -33,7 +34,8 @@ def generate_histories(
 
 
 def generate_replies(
-    chat: ChatModel, cases: list[Case], settings: GenerationSettings, tuned: bool, batch_size: int = GENERATION_BATCH
+    chat: ChatModel, cases: list[Case], settings: GenerationSettings, tuned: bool,
+    batch_size: int = GENERATION_BATCH,
 ) -> list[str]:
     """The replies to every case, in the cases' order."""
     order = sorted(range(len(cases)), key=lambda i: sum(len(m["content"]) for m in cases[i].history))

@@ -18,8 +18,8 @@ from ..chat_format import IGNORE_INDEX
 from ..rundir import RunDir
 from .cases import validation_file
 
-# Examples per forward pass: each keeps its full-vocabulary logits (49k floats per token for
-# SmolLM2), so the loss batch stays smaller than the generation batch.
+# Examples per forward pass of the validation loss (the demo's training batch); the loss
+# does not depend on it, only the memory of a pass does.
 LOSS_BATCH = 8
 
 
@@ -55,9 +55,9 @@ def dataset_loss(model, tokenizer, dataset: list[dict], batch_size: int = LOSS_B
     import torch
     from transformers import DataCollatorForSeq2Seq
 
-    collator = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE_INDEX, pad_to_multiple_of=8)
     from ..reply_trainer import reply_loss_sum
 
+    collator = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE_INDEX, pad_to_multiple_of=8)
     device = next(model.parameters()).device
     total, tokens = 0.0, 0
     with torch.inference_mode():
