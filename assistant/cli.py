@@ -197,7 +197,9 @@ def chat(run_dir, use_base, base_model, profile, temperature, top_p, max_new_tok
 @click.option("--questions", "-q", required=True, type=click.Path(path_type=Path), help="JSONL of question/reference.")
 @click.option("--show", default=5, show_default=True, help="How many examples to print side by side.")
 @click.option("--max-new-tokens", default=120, show_default=True, type=click.IntRange(1))
-def compare(run_dir, questions, show, max_new_tokens):
+@click.option("--batch-size", default=GENERATION_BATCH, show_default=True, type=click.IntRange(1),
+              help="Replies generated at once (wider is faster until memory runs out).")
+def compare(run_dir, questions, show, max_new_tokens, batch_size):
     """Base vs tuned replies to held-out questions, with ROUGE-L and sign-off rate."""
     quiet_libraries()
     from .compare import compare as run_compare, format_comparison, load_heldout, write_comparison
@@ -207,7 +209,7 @@ def compare(run_dir, questions, show, max_new_tokens):
     items = load_heldout(questions)
     sign_off = RunDir.open(run_dir).profile().sign_off
     chat_model = ChatModel.from_run(run_dir)
-    result = run_compare(chat_model, items, sign_off, GenerationSettings(max_new_tokens=max_new_tokens))
+    result = run_compare(chat_model, items, sign_off, GenerationSettings(max_new_tokens=max_new_tokens), batch_size)
     write_comparison(result, Path(run_dir) / "compare.json")
     click.echo(format_comparison(result, show=show))
     click.echo(f"Full comparison in {run_dir}/compare.json")
@@ -221,7 +223,8 @@ def compare(run_dir, questions, show, max_new_tokens):
 @click.option("--limit", type=click.IntRange(1), help="Evaluate only the first N cases.")
 @click.option("--max-new-tokens", default=160, show_default=True, type=click.IntRange(1))
 @click.option("--batch-size", default=GENERATION_BATCH, show_default=True, type=click.IntRange(1),
-              help="Replies generated at once (wider is faster until memory runs out).")
+              help="Replies generated at once (wider is faster until memory runs out; the validation loss "
+                   "takes 8 examples at a time).")
 @click.option("--show", default=0, show_default=True, type=click.IntRange(0), help="Print N examples side by side.")
 def eval_command(run_dir, questions, domains, limit, max_new_tokens, batch_size, show):
     """Base vs tuned on held-out prompts: every metric and domain evaluator, with a report."""

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .atomic import write_text_atomic
 from .errors import InputError
-from .generation import ChatModel, GenerationSettings
+from .generation import GENERATION_BATCH, ChatModel, GenerationSettings
 
 
 def load_heldout(path: Path) -> list[dict]:
@@ -42,11 +42,12 @@ def has_sign_off(reply: str, sign_off: str) -> bool:
     return bool(sign_off) and sign_off.strip().lower() in reply.lower()
 
 
-def compare(chat: ChatModel, items: list[dict], sign_off: str, settings: GenerationSettings | None = None) -> dict:
+def compare(chat: ChatModel, items: list[dict], sign_off: str, settings: GenerationSettings | None = None,
+            batch_size: int = GENERATION_BATCH) -> dict:
     settings = settings or GenerationSettings(max_new_tokens=120)
     questions = [item["question"] for item in items]
-    base = chat.generate_batch(questions, settings, tuned=False)
-    tuned = chat.generate_batch(questions, settings, tuned=True)
+    base = chat.generate_batch(questions, settings, tuned=False, batch_size=batch_size)
+    tuned = chat.generate_batch(questions, settings, tuned=True, batch_size=batch_size)
     return score_replies(items, base, tuned, sign_off)
 
 

@@ -28,7 +28,7 @@ from .errors import AssistantError
 # 28 held-out questions (greedy, up to 120 new tokens, 2 AVX2 cores) took 43.5 s in one batch
 # against 90.6 s in batches of 8, identical. A batch waits for its longest reply; 32 holds
 # the demo's questions.
-GENERATION_BATCH = 32  # `assistant eval`'s default, and generate_batch's
+GENERATION_BATCH = 32  # generate_batch's default, and `assistant eval`'s and `compare`'s --batch-size
 BASE_ADAPTER = "__base__"  # PEFT's name for "no adapter" in a mixed-adapter batch (adapter_names)
 
 

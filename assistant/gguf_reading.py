@@ -1,18 +1,20 @@
 """Parse a GGUF file's metadata once, however many times transformers reads it.
 
-transformers builds the config, the tokenizer and the weights of a GGUF model with one
-`load_gguf_checkpoint` call each, and each call constructs a new `gguf.GGUFReader`, which
-parses the whole metadata: for SmolLM2 a 49k-token vocabulary and its merges, read by
+Loading a Llama-family GGUF model, transformers calls `load_gguf_checkpoint` for
+AutoTokenizer's config, again for the model's config, and for the weights (the tokenizer's
+vocabulary comes through its own reader), and each call constructs a new `gguf.GGUFReader`,
+which parses the whole metadata: for SmolLM2 a 49k-token vocabulary and its merges, read by
 gguf-py one element at a time, about 6 s per parse on 2 AVX2 cores. Measured there,
 counting the readers made: verifying a GGUF export of the tiny test model parsed its file
 3 times in 23.3-25.5 s, and once in 11.7-13.5 s inside `parsed_once()`; converting the
-embedded model parsed it 4 times in 43.0 s, and once in 21.3 s, with byte-identical weights.
+embedded model (those three and `gguf_field`) parsed it 4 times in 31.7-46.6 s, and once in
+20.9-21.3 s, with byte-identical weights (benchmarks/eval_export_speed.py times conversion).
 
 Within `parsed_once()` each file is parsed once and its reader handed to every later
 reader of that file. Readers only read (tensors are views of the file's memory map), and
-the key holds the file's size and modification time, so a rewritten file is parsed anew.
-The swap is process-wide: it is for one-shot commands (converting, exporting), not for a
-server whose other threads might read other files meanwhile (they would share readers too).
+the key holds the file's inode, size and modification time, so a rewritten or replaced
+file is parsed anew. The swap is process-wide: it is for one-shot commands (converting,
+exporting), not for a server whose other threads might read files meanwhile.
 
 Why by hand: neither transformers nor gguf-py keeps parsed metadata between calls, and
 transformers offers no way to pass a reader in.
@@ -40,7 +42,7 @@ def parsed_once() -> Iterator[None]:
 
     def shared_reader(path, mode="r"):
         stat = os.stat(path)
-        key = (os.path.realpath(path), mode, stat.st_size, stat.st_mtime_ns)
+        key = (os.path.realpath(path), mode, stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
         if key not in readers:
             readers[key] = original(path, mode)
         return readers[key]

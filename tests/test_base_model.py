@@ -35,33 +35,25 @@ def test_unreachable_hub_id_is_one_clear_line(monkeypatch):
 
 
 @pytest.mark.slow
-def test_conversion_writes_one_line_and_generates_exactly_what_the_gguf_file_generates(tmp_path, capfd, monkeypatch,
-                                                                                      tokenizer, gguf_parses):
-    """The file is parsed once (see gguf_reading.py), and the model `convert_gguf` loaded
-    from it is the reference the converted cache must reproduce."""
+def test_conversion_writes_one_line_and_generates_exactly_what_the_gguf_file_generates(tmp_path, capfd, tokenizer,
+                                                                                      gguf_parses):
+    """Converting parses the file once (gguf_reading.py), prints one line, and the cache it
+    writes generates exactly what the GGUF file loaded on its own (no shared reader) does."""
     import torch
     from transformers import AutoModelForCausalLM
 
     from assistant.base_model import CONVERTED_MARKER, convert_gguf
 
-    loaded = []
-    load = AutoModelForCausalLM.from_pretrained
-
-    def load_and_keep(*args, **kwargs):
-        loaded.append(load(*args, **kwargs))
-        return loaded[-1]
-
-    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", load_and_keep)
     capfd.readouterr()  # only the conversion's own output below
     convert_gguf(embedded_gguf_path(), tmp_path / "converted")
-    assert len(gguf_parses) == 1
-    monkeypatch.undo()
     out, err = capfd.readouterr()
     assert out.strip().startswith("Converting SmolLM2-135M-Instruct.Q4_1.gguf") and len(out.splitlines()) == 1
     assert "%|" not in err, err  # no tqdm bar: stderr is for errors, which must stand alone
     assert (tmp_path / "converted" / CONVERTED_MARKER).is_file()
+    assert len(gguf_parses) == 1
 
-    [original] = loaded
+    gguf = embedded_gguf_path()
+    original = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.bfloat16)
     cached = AutoModelForCausalLM.from_pretrained(tmp_path / "converted", dtype=torch.bfloat16)
     messages = [{"role": "user", "content": "What is a flat white?"}]
     inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)

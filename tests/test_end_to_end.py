@@ -71,8 +71,8 @@ def test_tuned_carries_the_sign_off_far_more_often(comparison):
 
 
 def test_tuned_model_stops_at_end_of_turn(chat):
-    """Every greedy reply ends with the end-of-turn token well before the limit, and never
-    starts a new turn of its own. (One left-padded batch, as `assistant eval` generates.)"""
+    """Every greedy reply ends with the end-of-turn token within the limit, and never starts
+    a new turn of its own. (One left-padded batch, as `assistant eval` generates.)"""
     import torch
 
     questions = [item["question"] for item in load_heldout(REPO / "demo" / "heldout.jsonl")[:8]]

@@ -109,7 +109,7 @@ def test_gguf_f32_export_reloads_bit_for_bit_through_transformers(run, reference
 
     output = export(run, tmp_path / "gguf", "--format", "gguf", "--gguf-type", "f32")
     assert "top-1 token agreement 100.0%" in output
-    # verification read the tokenizer, the config and the weights from one parse of the file
+    # verification read the tokenizer's and the model's config and the weights from one parse
     assert [p for p in gguf_parses if p.endswith("tiny-f32.gguf")] == [gguf_parses[-1]]
     path = tmp_path / "gguf" / "tiny-f32.gguf"
     with parsed_once():  # config and weights from one parse of the file

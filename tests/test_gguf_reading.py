@@ -27,17 +27,17 @@ def test_a_file_is_parsed_once_per_block_and_again_once_rewritten(tmp_path, gguf
     import gguf
 
     path = tmp_path / "model.gguf"
-    write_gguf(path, "first")
+    write_gguf(path, "one1")
     with parsed_once():
-        assert name_of(path) == name_of(path) == "first"
-        with parsed_once():  # a nested block shares the outer block's readers
-            assert name_of(path) == "first"
-        assert len(gguf_parses) == 1
-        write_gguf(path, "second")
+        assert name_of(path) == name_of(path) == "one1"
+        with parsed_once():  # a nested block shares the outer block's readers...
+            assert name_of(path) == "one1"
+        assert name_of(path) == "one1" and len(gguf_parses) == 1  # ...and leaves them in place
+        write_gguf(path, "two2")  # the same size: only the modification time tells them apart
         os.utime(path, ns=(0, 0))  # a different modification time even on a coarse clock
-        assert name_of(path) == "second" and len(gguf_parses) == 2
+        assert name_of(path) == "two2" and len(gguf_parses) == 2
     assert gguf.GGUFReader.__name__ == "CountingReader"  # the original is back after the block
-    assert name_of(path) == "second" and len(gguf_parses) == 3
+    assert name_of(path) == "two2" and len(gguf_parses) == 3
 
 
 def test_the_reader_is_restored_when_the_block_fails(tmp_path, gguf_parses):

@@ -64,7 +64,7 @@ def dataset_loss(model, tokenizer, dataset: list[dict], batch_size: int = LOSS_B
         for start in range(0, len(dataset), batch_size):
             batch = collator([dict(example) for example in dataset[start : start + batch_size]])
             batch = {k: v.to(device) for k, v in batch.items()}
-            # The model shifts labels by one: a label at position 0 is never predicted.
+            # reply_loss_sum predicts labels[:, 1:]: a label at position 0 is never predicted.
             if not (batch["labels"][:, 1:] != IGNORE_INDEX).any():
                 continue
             loss_sum, count, _ = reply_loss_sum(model, batch)

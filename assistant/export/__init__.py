@@ -82,7 +82,7 @@ def export_gguf(merged: MergedRun, folder: Path, gguf_type: str, verify: bool) -
     from ..gguf_reading import parsed_once
     from .verify import check_gguf_tokenizer, compare_with_reference, load_gguf_export
 
-    with parsed_once():  # the tokenizer, the config and the weights: one parse, not three
+    with parsed_once():  # the tokenizer's and the model's config and the weights: one parse, not three
         check_gguf_tokenizer(gguf_path, merged)
         model = load_gguf_export(gguf_path)
     return compare_with_reference(merged, model)
