@@ -1,7 +1,8 @@
 """End to end on the real embedded SmolLM2-135M-Instruct: the proof that tuning works.
 
-Trains once on the demo data with the demo config (a few minutes on 2 CPU cores), then
-checks on the held-out questions that the tuned adapter beats the base model.
+Trains once on the demo data with the demo config cut to 32 steps (SHORT_RUN: a few minutes
+on 2 CPU cores), then checks on the held-out questions that the tuned adapter beats the base
+model.
 """
 
 import json
@@ -17,13 +18,20 @@ from conftest import REPO
 
 pytestmark = pytest.mark.slow
 
+# The demo's 61 steps take 8-9 minutes on 2 AVX2 cores, over a third of CI. The same settings
+# over 32 steps (the learning-rate schedule spans those) took 309 s of training there, and
+# learn most of what the full run does: held-out ROUGE-L 0.324 against 0.328, the brand's
+# sign-off in 28 of 28 replies, win rate 89% (25 of 28); validation loss 2.23 against 2.01
+# (base 3.23). `make demo` runs all 61.
+SHORT_RUN = {"max_steps": 32, "eval_steps": 16}
+
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     prepare(PrepareSettings(inputs=[REPO / "demo" / "data"], profile="acme_coffee", out=root / "data",
                             formatter="support"))
-    train(root / "data", root / "run", load_train_config(REPO / "demo" / "train.yaml", {}))
+    train(root / "data", root / "run", load_train_config(REPO / "demo" / "train.yaml", SHORT_RUN))
     return root / "run"
 
 
