@@ -224,7 +224,7 @@ def compare(run_dir, questions, show, max_new_tokens, batch_size):
 @click.option("--max-new-tokens", default=160, show_default=True, type=click.IntRange(1))
 @click.option("--batch-size", default=GENERATION_BATCH, show_default=True, type=click.IntRange(1),
               help="Replies generated at once (wider is faster until memory runs out; the validation loss "
-                   "takes 8 examples at a time).")
+                   "keeps its own, smaller batches).")
 @click.option("--show", default=0, show_default=True, type=click.IntRange(0), help="Print N examples side by side.")
 def eval_command(run_dir, questions, domains, limit, max_new_tokens, batch_size, show):
     """Base vs tuned on held-out prompts: every metric and domain evaluator, with a report."""

@@ -53,3 +53,25 @@ def parsed_once() -> Iterator[None]:
         yield
     finally:
         gguf.GGUFReader = original
+
+
+@contextlib.contextmanager
+def counted_parses() -> Iterator[list[str]]:
+    """The paths of the GGUF files parsed in the block, one entry per `gguf.GGUFReader`
+    actually constructed (for tests and benchmarks: enter it outside `parsed_once()`, which
+    then shares the counting readers)."""
+    import gguf
+
+    parsed: list[str] = []
+    original = gguf.GGUFReader
+
+    class CountingReader(original):
+        def __init__(self, path, mode="r"):
+            parsed.append(str(path))
+            super().__init__(path, mode)
+
+    gguf.GGUFReader = CountingReader
+    try:
+        yield parsed
+    finally:
+        gguf.GGUFReader = original

@@ -24,32 +24,21 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def gguf_conversion(rounds: int = 2) -> None:
-    import gguf
-
     from assistant import base_model, gguf_reading
     from assistant.base_model import convert_gguf, embedded_gguf_path
 
-    parses = []
-    reader = gguf.GGUFReader
-
-    class CountingReader(reader):
-        def __init__(self, *args, **kwargs):
-            parses.append(1)
-            super().__init__(*args, **kwargs)
-
-    gguf.GGUFReader = CountingReader
     try:
-        for _ in range(rounds):
-            for label, context in (("each load parses", contextlib.nullcontext), ("parsed once", gguf_reading.parsed_once)):
-                base_model.parsed_once = context  # what convert_gguf enters
-                parses.clear()
-                with tempfile.TemporaryDirectory() as folder:
-                    start = time.perf_counter()
-                    convert_gguf(embedded_gguf_path(), Path(folder) / "converted")
-                    seconds = time.perf_counter() - start
-                print(f"convert embedded GGUF, {label}: {seconds:.1f} s, {len(parses)} parses", flush=True)
+        with gguf_reading.counted_parses() as parses:
+            for _ in range(rounds):
+                for label, context in (("each load parses", contextlib.nullcontext), ("parsed once", gguf_reading.parsed_once)):
+                    base_model.parsed_once = context  # what convert_gguf enters
+                    parses.clear()
+                    with tempfile.TemporaryDirectory() as folder:
+                        start = time.perf_counter()
+                        convert_gguf(embedded_gguf_path(), Path(folder) / "converted")
+                        seconds = time.perf_counter() - start
+                    print(f"convert embedded GGUF, {label}: {seconds:.1f} s, {len(parses)} parses", flush=True)
     finally:
-        gguf.GGUFReader = reader
         base_model.parsed_once = gguf_reading.parsed_once
 
 

@@ -74,19 +74,12 @@ def shared_data() -> Path:
 
 
 @pytest.fixture
-def gguf_parses(monkeypatch):
+def gguf_parses():
     """Counts the GGUFReaders actually constructed (each one parses the whole file)."""
-    import gguf
+    from assistant.gguf_reading import counted_parses
 
-    made = []
-
-    class CountingReader(gguf.GGUFReader):
-        def __init__(self, path, mode="r"):
-            made.append(str(path))
-            super().__init__(path, mode)
-
-    monkeypatch.setattr(gguf, "GGUFReader", CountingReader)
-    return made
+    with counted_parses() as parsed:
+        yield parsed
 
 
 def write(path: Path, text: str) -> Path:

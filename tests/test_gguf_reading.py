@@ -1,10 +1,11 @@
-"""`parsed_once`: one GGUFReader per file within a block, a fresh one for a rewritten file."""
+"""`parsed_once`: one GGUFReader per file within a block, a fresh one for a rewritten file;
+`counted_parses`, which counts them (the `gguf_parses` fixture)."""
 
 import os
 
 import pytest
 
-from assistant.gguf_reading import parsed_once
+from assistant.gguf_reading import counted_parses, parsed_once
 
 
 def write_gguf(path, name: str) -> None:
@@ -46,3 +47,15 @@ def test_the_reader_is_restored_when_the_block_fails(tmp_path, gguf_parses):
     with pytest.raises(RuntimeError), parsed_once():
         raise RuntimeError("boom")
     assert gguf.GGUFReader.__name__ == "CountingReader"
+
+
+def test_counting_ends_with_its_block_even_when_it_fails(tmp_path):
+    import gguf
+
+    original = gguf.GGUFReader
+    path = tmp_path / "model.gguf"
+    write_gguf(path, "one1")
+    with pytest.raises(RuntimeError), counted_parses() as parsed:
+        name_of(path)
+        raise RuntimeError("boom")
+    assert parsed == [str(path)] and gguf.GGUFReader is original
