@@ -112,7 +112,7 @@ def convert_gguf(gguf_path: Path, target: Path) -> None:
     from safetensors.torch import save_file
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    print(f"Converting {gguf_path.name} into a cached model (once; about 20 s)...", flush=True)
+    print(f"Converting {gguf_path.name} into a cached model (once; about 15 s)...", flush=True)
     folder, name = str(gguf_path.parent), gguf_path.name
     try:
         with progress_bars_off(), parsed_once():

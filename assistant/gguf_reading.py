@@ -10,49 +10,57 @@ counting the readers made: verifying a GGUF export of the tiny test model parsed
 embedded model (those three and `gguf_field`) parsed it 4 times in 31.7-46.6 s, and once in
 20.9-21.3 s, with byte-identical weights (benchmarks/eval_export_speed.py times conversion).
 
+Mapping the weights' names costs as much again: transformers walks the model's modules
+recursively and builds gguf-py's `TensorNameMap` for the architecture anew in each of them
+(397 times for SmolLM2, the same map every time). Within `parsed_once()` it is built once
+per architecture and layer count.
+
 Within `parsed_once()` each file is parsed once and its reader handed to every later
 reader of that file. Readers only read (tensors are views of the file's memory map), and
 the key holds the file's inode, size and modification time, so a rewritten or replaced
-file is parsed anew. The swap is process-wide: it is for one-shot commands (converting,
-exporting), not for a server whose other threads might read files meanwhile.
+file is parsed anew. Name maps are only looked up in. The swaps are process-wide: they are
+for one-shot commands (converting, exporting), not for a server whose other threads might
+read files meanwhile.
 
-Why by hand: neither transformers nor gguf-py keeps parsed metadata between calls, and
-transformers offers no way to pass a reader in.
+Why by hand: neither transformers nor gguf-py keeps parsed metadata or name maps between
+calls, and transformers offers no way to pass them in.
 """
-
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from typing import Iterator
 
 
 @contextlib.contextmanager
 def parsed_once() -> Iterator[None]:
-    """Make `gguf.GGUFReader(path)` return one shared reader per file until the block ends
-    (transformers imports the name from the module at each call). Nested blocks share the
-    outer block's readers."""
+    """Make `gguf.GGUFReader(path)` return one shared reader per file, and
+    `gguf.get_tensor_name_map(arch, n_blocks)` one shared map per architecture and layer count,
+    until the block ends (transformers imports both names from the module at each call).
+    Nested blocks share the outer block's."""
     import gguf
 
     if getattr(gguf.GGUFReader, "assistant_shared", False):
         yield
         return
-    original = gguf.GGUFReader
+    original_reader, original_name_map = gguf.GGUFReader, gguf.get_tensor_name_map
     readers: dict[tuple, object] = {}
 
     def shared_reader(path, mode="r"):
         stat = os.stat(path)
         key = (os.path.realpath(path), mode, stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
         if key not in readers:
-            readers[key] = original(path, mode)
+            readers[key] = original_reader(path, mode)
         return readers[key]
 
     shared_reader.assistant_shared = True
     gguf.GGUFReader = shared_reader
+    gguf.get_tensor_name_map = functools.cache(original_name_map)
     try:
         yield
     finally:
-        gguf.GGUFReader = original
+        gguf.GGUFReader, gguf.get_tensor_name_map = original_reader, original_name_map
 
 
 @contextlib.contextmanager

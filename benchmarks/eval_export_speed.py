@@ -2,7 +2,8 @@
 
 1. GGUF parsing: converting the embedded model into a plain-model cache, with transformers
    parsing the file for each of config, tokenizer and weights, against inside
-   `gguf_reading.parsed_once()` (one parse). Prints seconds and parses per conversion.
+   `gguf_reading.parsed_once()` (one parse, and one tensor-name map). Prints seconds and
+   parses per conversion.
 2. Eval batching (with RUN_DIR): the tuned replies to the demo's 28 held-out questions,
    greedy, up to 120 new tokens, in batches of 8 against one batch of GENERATION_BATCH, and
    whether the replies are identical.

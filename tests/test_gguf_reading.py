@@ -1,4 +1,5 @@
-"""`parsed_once`: one GGUFReader per file within a block, a fresh one for a rewritten file;
+"""`parsed_once`: one GGUFReader per file within a block, a fresh one for a rewritten file,
+one tensor-name map per architecture and layer count;
 `counted_parses`, which counts them (the `gguf_parses` fixture)."""
 
 import os
@@ -59,3 +60,19 @@ def test_counting_ends_with_its_block_even_when_it_fails(tmp_path):
         name_of(path)
         raise RuntimeError("boom")
     assert parsed == [str(path)] and gguf.GGUFReader is original
+
+
+def test_tensor_name_maps_are_built_once_per_architecture_and_layer_count():
+    """transformers builds the map in every module of the model it walks (397 times for
+    SmolLM2): inside the block those are one object, equal to a freshly built one."""
+    import gguf
+
+    original = gguf.get_tensor_name_map
+    llama = gguf.MODEL_ARCH.LLAMA
+    with parsed_once():
+        first = gguf.get_tensor_name_map(llama, 30)
+        assert gguf.get_tensor_name_map(llama, 30) is first
+        assert gguf.get_tensor_name_map(llama, 2) is not first
+    assert gguf.get_tensor_name_map is original
+    assert original(llama, 30).mapping == first.mapping
+    assert first.get_name("model.layers.29.self_attn.q_proj") == "blk.29.attn_q"
