@@ -57,16 +57,29 @@ class Agreement:
         )
 
 
-def greedy(model, tokenizer, prompt: list[int], max_new_tokens: int = MAX_NEW_TOKENS) -> list[int]:
-    """prompt + greedy continuation (no repetition penalty: a pure model comparison)."""
+def greedy_batch(model, tokenizer, prompts: list[list[int]], max_new_tokens: int = MAX_NEW_TOKENS) -> list[list[int]]:
+    """Each prompt + its greedy continuation up to its stop token (no repetition penalty: a
+    pure model comparison), all in one left-padded batch: on a CPU a decoding step costs
+    about the same for 3 rows as for 1 (see generation.GENERATION_BATCH). Reference and
+    export are both probed this way, so they meet the same padding. Exporting a 32-step demo
+    run on 2 AVX2 cores: HF 25.9-29.5 s against 34.5 s probing one prompt at a time, GGUF
+    32.1-34.3 s against 42.1 s, with the same agreement figures."""
     import torch
 
-    inputs = torch.tensor([prompt])
+    stops = reply_stop_ids(tokenizer)
+    batch = tokenizer.pad({"input_ids": prompts}, padding_side="left", return_tensors="pt")
     with torch.inference_mode():
-        output = model.generate(input_ids=inputs, attention_mask=torch.ones_like(inputs), do_sample=False,
-                                temperature=None, top_p=None, top_k=None, max_new_tokens=max_new_tokens,
-                                eos_token_id=reply_stop_ids(tokenizer), pad_token_id=tokenizer.pad_token_id)
-    return output[0].tolist()
+        output = model.generate(**batch, do_sample=False, temperature=None, top_p=None, top_k=None,
+                                max_new_tokens=max_new_tokens, eos_token_id=stops, pad_token_id=tokenizer.pad_token_id)
+    sequences = []
+    for prompt, row in zip(prompts, output[:, batch["input_ids"].shape[1]:].tolist()):
+        end = next((i + 1 for i, token in enumerate(row) if token in stops), len(row))
+        sequences.append(list(prompt) + row[:end])
+    return sequences
+
+
+def greedy(model, tokenizer, prompt: list[int], max_new_tokens: int = MAX_NEW_TOKENS) -> list[int]:
+    return greedy_batch(model, tokenizer, [prompt], max_new_tokens)[0]
 
 
 def sequence_logits(model, sequence: list[int]):
@@ -81,25 +94,22 @@ def decode_reply(tokenizer, sequence: list[int], prompt_length: int) -> str:
 
 
 def probe_model(model, tokenizer, system_prompt: str, prompts=PROBE_PROMPTS) -> Probe:
-    probe = Probe([], [], [], [])
-    for text in prompts:
-        messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": text}]
-        prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"]
-        sequence = greedy(model, tokenizer, prompt)
-        probe.prompts.append(prompt)
-        probe.sequences.append(sequence)
-        probe.logits.append(sequence_logits(model, sequence))
-        probe.replies.append(decode_reply(tokenizer, sequence, len(prompt)))
-    return probe
+    ids = [tokenizer.apply_chat_template([{"role": "system", "content": system_prompt}, {"role": "user", "content": text}],
+                                         add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"]
+           for text in prompts]
+    sequences = greedy_batch(model, tokenizer, ids)
+    return Probe(ids, sequences, [sequence_logits(model, sequence) for sequence in sequences],
+                 [decode_reply(tokenizer, sequence, len(prompt)) for prompt, sequence in zip(ids, sequences)])
 
 
 def divergence_is_rounding(reference: list[int], candidate: list[int], ref_logits, logit_diff) -> bool:
     """Whether the first token where two greedy sequences part is one that rounding can flip.
 
     Logits at row i predict token i+1, and the prefix up to the split is shared, so the
-    teacher-forced rows are exactly the ones each model decided on. If the export moved no
-    logit at that row by more than d, it can only prefer another token when base+adapter's
-    margin for its own token over that one is at most 2d: a near-tie, not a broken export.
+    teacher-forced rows are the ones each model decided on (up to the last bits that the
+    probes' left padding moves). If the export moved no logit at that row by more than d, it
+    can only prefer another token when base+adapter's margin for its own token over that one
+    is at most 2d: a near-tie, not a broken export.
     """
     split = next((i for i, (a, b) in enumerate(zip(reference, candidate)) if a != b), None)
     if split is None:  # one is a prefix of the other: the same tokens up to a stop
@@ -113,7 +123,9 @@ def measure(reference: Probe, candidate_model, tokenizer) -> Agreement:
     """Run the candidate on the reference's token ids, and let it answer the same prompts."""
     agree = total = identical = unexplained = 0
     max_diff, diff_sum, diff_count = 0.0, 0.0, 0
-    for prompt, sequence, ref_logits, ref_reply in zip(reference.prompts, reference.sequences, reference.logits, reference.replies):
+    candidates = greedy_batch(candidate_model, tokenizer, reference.prompts)
+    for prompt, sequence, ref_logits, ref_reply, candidate in zip(reference.prompts, reference.sequences,
+                                                                  reference.logits, reference.replies, candidates):
         logits = sequence_logits(candidate_model, sequence)
         diff = (logits - ref_logits).abs()
         max_diff = max(max_diff, float(diff.max()))
@@ -121,7 +133,6 @@ def measure(reference: Probe, candidate_model, tokenizer) -> Agreement:
         diff_count += diff.numel()
         agree += int((logits.argmax(-1) == ref_logits.argmax(-1)).sum())
         total += logits.shape[0]
-        candidate = greedy(candidate_model, tokenizer, prompt)
         if decode_reply(tokenizer, candidate, len(prompt)) == ref_reply:
             identical += 1
         elif not divergence_is_rounding(sequence, candidate, ref_logits, diff):
