@@ -164,7 +164,10 @@ def training_arguments(config: TrainConfig, run: RunDir, has_validation: bool):
         greater_is_better=False,
         logging_steps=config.logging_steps,
         logging_first_step=True,
-        include_num_input_tokens_seen="non_padding",
+        # padded batches count their attention mask; a flattened (padding-free) batch has no
+        # mask and no padding, and counting "not the pad id" there would drop every
+        # end-of-turn token wherever pad and end-of-turn are one token (SmolLM2)
+        include_num_input_tokens_seen="all" if config.padding_free else "non_padding",
         train_sampling_strategy="group_by_length" if config.group_by_length else "random",
         seed=config.seed,
         data_seed=config.seed,

@@ -250,3 +250,14 @@ def test_sharded_training_saves_the_gathered_weights(prepared, tiny_model_dir, t
     model.save_pretrained(tmp_path / "own")
     saved = "adapter_model.safetensors"
     assert (tmp_path / "gathered" / saved).read_bytes() == (tmp_path / "own" / saved).read_bytes()
+
+
+def test_padding_free_runs_count_every_trained_token(prepared, tiny_model_dir, tmp_path):
+    """The same examples, padded or flattened, are the same number of tokens (tokens/s is
+    reported from it); the flattened batch has no attention mask to count, and SmolLM2's pad
+    token is its end-of-turn token."""
+    runs = {}
+    for padding_free in (False, True):
+        config = tiny_config(tiny_model_dir, padding_free=padding_free, group_by_length=False, eval_steps=1000)
+        runs[padding_free] = train(prepared, tmp_path / str(padding_free), config)
+    assert runs[True]["trained_tokens"] == runs[False]["trained_tokens"] > 0
