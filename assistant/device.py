@@ -46,6 +46,10 @@ def flash_attention_2_usable() -> bool:
 
 
 def default_dtype():
+    """The dtype of a model run on the CPU: chat, the app, eval, serving, the quick start.
+    Only training moves to a GPU, and picks its own (training.use_bf16); on a GPU node
+    whose CPU lacks native bf16, a bf16 model on that CPU would be emulated, many times
+    slower than fp32."""
     import torch
 
-    return torch.bfloat16 if bf16_supported() else torch.float32
+    return torch.bfloat16 if cpu_has_fast_bf16() else torch.float32

@@ -82,6 +82,8 @@ def probe(base_path: str, examples: list[list[dict]]) -> float:
     for step in range(PROBE_STEPS + 1):
         batch = {k: v.to(device_type) for k, v in collator(rows[step * PROBE_BATCH:(step + 1) * PROBE_BATCH]).items()}
         if step == 1:
+            if device_type == "cuda":  # the warm-up step's queued kernels are not the timed steps'
+                torch.cuda.synchronize()
             started = time.perf_counter()
         autocast = (torch.autocast(device_type, dtype=torch.bfloat16) if use_bf16(config)
                     else contextlib.nullcontext())

@@ -142,6 +142,7 @@ def run_trl(data_dir: Path, run_dir: Path, steps: int, bf16: bool | None = None)
     from trl import SFTConfig, SFTTrainer
 
     from assistant.base_model import load_model, resolve_base_model
+    from assistant.device import bf16_supported
     from assistant.training import load_pairs
 
     conversations = [[{"role": m["role"], "content": m["content"]} for m in messages]
@@ -155,9 +156,11 @@ def run_trl(data_dir: Path, run_dir: Path, steps: int, bf16: bool | None = None)
         include_num_input_tokens_seen="non_padding", seed=DEMO_SETTINGS["seed"],
         **({} if bf16 is None else {"bf16": bf16}),
     )
-    # The same bf16 base model object TRL would load from the path (dtype "auto"); our
-    # converted config names no architecture, which TRL's loader needs.
-    trainer = SFTTrainer(model=load_model(resolve_base_model(None)), args=args,
+    # The same bf16 base model object TRL would load from the path (dtype "auto"; fp32 where
+    # bf16 is emulated, as ours); our converted config names no architecture, which TRL's
+    # loader needs.
+    dtype = torch.bfloat16 if bf16_supported() else torch.float32
+    trainer = SFTTrainer(model=load_model(resolve_base_model(None), dtype=dtype), args=args,
                          train_dataset=Dataset.from_list([{"messages": c} for c in conversations]), peft_config=lora)
     padding = padding_share(trainer.get_train_dataloader())
     result = trainer.train()
