@@ -90,6 +90,22 @@ def payback(f: dict) -> str:
             f"compiled the model yet, and of {WARM_PAYS_FROM_STEPS} steps or more once it has")
 
 
+def compile_note(f: dict) -> str:
+    """What compiling gained: later (warm-cache) runs against the first-run settings where
+    `compile: auto` compiled them; on a GPU, where it does not, the one `--compile` run."""
+    ours, warm, first = f["ours"], f["ours_warm"], f["compiled_first"]
+    if not warm.get("compiled"):
+        return (f"- `compile: auto` did not compile the later runs here (it compiles long CPU runs only), so both "
+                f"rows above are uncompiled. `--compile` on an empty compile cache ran at "
+                f"{first['tokens_per_s'] / ours['tokens_per_s']:.2f}x their tokens/s over the epoch, its compiling "
+                "included.")
+    compile_cost = first["runtime_s"] - warm["runtime_s"]
+    return (f"- Compiled, `assistant train` runs at {warm['tokens_per_s'] / ours['tokens_per_s']:.2f}x the uncompiled "
+            f"tokens/s over the epoch{steady_ratio(f)}. The first compiled run on a machine spends about "
+            f"{compile_cost:.0f} s more than later ones, compiling (cached on disk after; later runs still trace the "
+            f"layers and load the cached kernels){payback(f)}.")
+
+
 def trl_bf16(f: dict) -> str:
     """How TRL's bf16 was set, and why where it is not its default."""
     if not f["trl"]["bf16"]:
@@ -129,7 +145,6 @@ def training_notes(f: dict) -> list[str]:
                      f"{'on' if trl['gradient_checkpointing'] else 'off'} and {trl_bf16(f)}, random-order padded "
                      "batches, and logits and loss at every position.")
     warm = f["ours_warm"]
-    compile_cost = f["compiled_first"]["runtime_s"] - warm["runtime_s"]
     notes += every_run(f)
     notes += [
         f"- MFU against the matmul peak measured in this run in the precision each run trained in (`assistant "
@@ -141,10 +156,7 @@ def training_notes(f: dict) -> list[str]:
         f"**{mfu(f, 'ours'):.1%}** ({verdict(mfu(f, 'ours') >= 0.5)}). Steady state (from step {STEADY_FROM}, "
         f"after warm-up and compiling): {mfu_phrase(f, 'ours_warm')} and {mfu_phrase(f, 'ours')}. "
         f"Attention kernel: {ours['attention']}.",
-        f"- Compiled, `assistant train` runs at {warm['tokens_per_s'] / ours['tokens_per_s']:.2f}x the uncompiled "
-        f"tokens/s over the epoch{steady_ratio(f)}. The first compiled run on a machine spends about "
-        f"{compile_cost:.0f} s more than later ones, compiling (cached on disk after; later runs still trace the "
-        f"layers and load the cached kernels){payback(f)}.",
+        compile_note(f),
         "- Model FLOPs per epoch, from the examples' lengths: 4·N_frozen per token (forward 2N, backward to "
         "the activations 2N; frozen weights need no weight gradient) + 6·N_lora per token + 4·d·V per logit "
         "row (at labelled positions for `assistant train`, which computes only those; at every position for "

@@ -124,3 +124,16 @@ def test_the_peak_skips_shapes_that_would_take_minutes(monkeypatch):
     monkeypatch.setattr(matmul_peak, "CPU_SHAPES", ((64, 32, 16), (256, 256, 256), (4096, 4096, 4096)))
     assert matmul_peak.matmul_peak("float32", "cpu", repeats=2) == pytest.approx(1.0)
     assert sorted(set(timed)) == [(64, 32, 16), (256, 256, 256)]  # 4096 cubed: 137 s at this rate
+
+
+def test_compiling_is_described_as_it_ran():
+    """On a CPU `compile: auto` compiles the warm-cache runs; on a GPU it does not, and the
+    table must not call those runs compiled."""
+    f = figures("bf16")
+    f["ours_warm"] = {**f["ours_warm"], "compiled": True, "tokens_per_s": 220.0}
+    assert "Compiled, `assistant train` runs at 1.10x" in "\n".join(training_notes(f))
+    gpu = figures("bf16")
+    gpu["compiled_first"] = {**gpu["compiled_first"], "compiled": True, "tokens_per_s": 180.0}
+    notes = "\n".join(training_notes(gpu))
+    assert "Compiled, `assistant train`" not in notes
+    assert "did not compile the later runs here" in notes and "ran at 0.90x" in notes
