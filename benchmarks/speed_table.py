@@ -211,13 +211,18 @@ def start_and_generation(f: dict) -> list[str]:
     return lines
 
 
+def gpu_memory(run: dict) -> str:
+    """A GPU run's peak GPU memory, beside its host RSS."""
+    return f" (GPU: {run['gpu_peak_mb']:.0f} MB peak allocated)" if "gpu_peak_mb" in run else ""
+
+
 def memory(f: dict) -> list[str]:
     mem = f["memory"]
     plain = mem["plain"]
     lines = ["", "Peak resident memory:", "", "| process | peak RSS | vs one plain model |", "|---|---|---|",
-             f"| `assistant train`, demo epoch | {f['ours']['peak_rss_mb']:.0f} MB | |"]
+             f"| `assistant train`, demo epoch | {f['ours']['peak_rss_mb']:.0f} MB{gpu_memory(f['ours'])} | |"]
     if "trl" in f:
-        lines.append(f"| TRL `SFTTrainer`, same work | {f['trl']['peak_rss_mb']:.0f} MB | |")
+        lines.append(f"| TRL `SFTTrainer`, same work | {f['trl']['peak_rss_mb']:.0f} MB{gpu_memory(f['trl'])} | |")
     labels = {"plain": "one plain model, one reply", "app": "the app: base + tuned side by side (one model + adapter)",
               "naive": "two full models (base and merged tuned)"}
     lines += [f"| {labels[name]} | {mib:.0f} MB | {mib / plain:.2f}x |" for name, mib in mem.items()]

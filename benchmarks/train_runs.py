@@ -89,6 +89,26 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def reset_gpu_peak() -> None:
+    """Start the GPU's peak-memory count afresh (on CUDA), so that it is training's alone."""
+    import gc
+
+    import torch
+
+    if torch.cuda.is_available():
+        gc.collect()
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+
+
+def gpu_peak() -> dict:
+    """On CUDA, training's memory is the GPU's: its peak allocated by tensors since
+    reset_gpu_peak(), beside the host's RSS."""
+    import torch
+
+    return {"gpu_peak_mb": torch.cuda.max_memory_allocated() / 2**20} if torch.cuda.is_available() else {}
+
+
 def run_ours(data_dir: Path, run_dir: Path, steps: int, compile_layers: bool | str = "auto") -> dict:
     """`assistant train` itself (the engine's `train`), after measuring its batches."""
     from assistant.config import TrainConfig
@@ -96,6 +116,7 @@ def run_ours(data_dir: Path, run_dir: Path, steps: int, compile_layers: bool | s
 
     config = TrainConfig(**{**DEMO_SETTINGS, "max_steps": steps, "compile": compile_layers})
     figures = batch_figures(data_dir, run_dir, config)
+    reset_gpu_peak()  # batch_figures' model is gone
     summary = train(data_dir, run_dir, config, overwrite=True)
     logs = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     return {
@@ -108,6 +129,7 @@ def run_ours(data_dir: Path, run_dir: Path, steps: int, compile_layers: bool | s
         "precision": summary["precision"],
         **figures,
         "peak_rss_mb": peak_rss_mb(),
+        **gpu_peak(),
     }
 
 
@@ -177,6 +199,7 @@ def run_trl(data_dir: Path, run_dir: Path, steps: int, bf16: bool | None = None)
         "precision": "bf16" if args.bf16 else "fp32",
         "flops": model_flops(trainer.model, rows, logits_at="all"),
         "peak_rss_mb": peak_rss_mb(),
+        **gpu_peak(),
     }
 
 

@@ -137,3 +137,14 @@ def test_compiling_is_described_as_it_ran():
     notes = "\n".join(training_notes(gpu))
     assert "Compiled, `assistant train`" not in notes
     assert "did not compile the later runs here" in notes and "ran at 0.90x" in notes
+
+
+def test_a_gpu_runs_memory_row_gives_the_gpus_peak_beside_the_hosts():
+    from speed_table import memory
+
+    f = {**figures("bf16"), "memory": {"plain": 700.0, "app": 740.0, "naive": 1000.0}}
+    assert "GPU:" not in "\n".join(memory(f))
+    f["ours"] = {**f["ours"], "gpu_peak_mb": 1234.0}
+    rows = memory(f)
+    assert "| `assistant train`, demo epoch | 4000 MB (GPU: 1234 MB peak allocated) | |" in rows
+    assert "| TRL `SFTTrainer`, same work | 4000 MB | |" in rows
