@@ -7,7 +7,7 @@
 - a local `.gguf` file;
 - a hub id such as "HuggingFaceTB/SmolLM2-360M-Instruct" (needs the hub to be reachable).
 
-transformers dequantizes a GGUF file on every load (~20 s here) and marks the result neither
+transformers dequantizes a GGUF file on every load (20-40 s on 2 CPU cores) and marks the result neither
 trainable nor serializable, so a GGUF model is converted once into a plain bf16 directory
 under $ASSISTANT_HOME/models and loaded from there afterwards (well under 2 s).
 """
@@ -187,8 +187,9 @@ def load_tokenizer(model_path: str):
 
 
 def load_model(model_path: str, dtype=None, attention: str | None = None):
-    """A plain causal LM. bf16 where the CPU/GPU supports it, else float32; `attention`
-    names the kernel (transformers' default, SDPA, when None)."""
+    """A plain causal LM, in `dtype` or else the CPU's (device.default_dtype: bf16 where the
+    CPU has native bf16, else float32); `attention` names the kernel (transformers' default,
+    SDPA, when None)."""
     import torch
     from transformers import AutoModelForCausalLM
 

@@ -92,10 +92,12 @@ def payback(f: dict) -> str:
 
 def compile_note(f: dict) -> str:
     """What compiling gained: later (warm-cache) runs against the first-run settings where
-    `compile: auto` compiled them; on a GPU, where it does not, the one `--compile` run."""
+    `compile: auto` compiled them; where it did not (a GPU, no C++ compiler), the one
+    `--compile` run."""
     ours, warm, first = f["ours"], f["ours_warm"], f["compiled_first"]
     if not warm.get("compiled"):
-        return (f"- `compile: auto` did not compile the later runs here (it compiles long CPU runs only), so both "
+        return (f"- `compile: auto` did not compile the later runs here (it compiles only long single-process CPU "
+                f"runs, where a C++ compiler is installed), so both "
                 f"rows above are uncompiled. `--compile` on an empty compile cache ran at "
                 f"{first['tokens_per_s'] / ours['tokens_per_s']:.2f}x their tokens/s over the epoch, its compiling "
                 "included.")
@@ -219,7 +221,7 @@ def gpu_memory(run: dict) -> str:
 def memory(f: dict) -> list[str]:
     mem = f["memory"]
     plain = mem["plain"]
-    lines = ["", "Peak resident memory:", "", "| process | peak RSS | vs one plain model |", "|---|---|---|",
+    lines = ["", "Peak resident memory:", "", "| process | peak RSS (GPU peak) | vs one plain model |", "|---|---|---|",
              f"| `assistant train`, demo epoch | {f['ours']['peak_rss_mb']:.0f} MB{gpu_memory(f['ours'])} | |"]
     if "trl" in f:
         lines.append(f"| TRL `SFTTrainer`, same work | {f['trl']['peak_rss_mb']:.0f} MB{gpu_memory(f['trl'])} | |")

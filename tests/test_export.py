@@ -245,3 +245,25 @@ def test_a_reply_that_parts_at_a_near_tie_is_rounding_and_one_beyond_it_is_not()
     assert divergence_is_rounding(reference, candidate, ref_logits, moved_0_03)  # 0.04 <= 2 * 0.03
     assert not divergence_is_rounding(reference, candidate, ref_logits, moved_0_01)  # 0.04 > 2 * 0.01
     assert divergence_is_rounding([1, 2, 3], [1, 2, 3, 4], ref_logits, moved_0_01)  # no token differs
+
+
+def test_probe_replies_end_at_their_stop_token_or_run_whole(tokenizer):
+    """The probes are one left-padded batch: each reply is cut after its first stop token
+    (what follows is padding, here the end-of-turn token again), one that never stops is
+    kept whole, and each prompt comes back without its padding."""
+    from assistant.export.verify import greedy_batch
+    from assistant.generation import reply_stop_ids
+
+    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
+
+    class StubModel:
+        def generate(self, input_ids, attention_mask, **settings):
+            self.seen = input_ids.tolist(), attention_mask.tolist(), settings
+            return torch.cat([input_ids, torch.tensor([[30, 31, eos, pad], [40, 41, 42, 43]])], dim=1)
+
+    model = StubModel()
+    assert greedy_batch(model, tokenizer, [[10, 11, 12], [20]]) == [[10, 11, 12, 30, 31, eos], [20, 40, 41, 42, 43]]
+    ids, mask, settings = model.seen
+    assert ids[1][-1] == 20 and mask == [[1, 1, 1], [0, 0, 1]]
+    assert settings["eos_token_id"] == reply_stop_ids(tokenizer) and settings["do_sample"] is False
+    assert greedy_batch(model, tokenizer, []) == []

@@ -76,3 +76,59 @@ def test_tensor_name_maps_are_built_once_per_architecture_and_layer_count():
     assert gguf.get_tensor_name_map is original
     assert original(llama, 30).mapping == first.mapping
     assert first.get_name("model.layers.29.self_attn.q_proj") == "blk.29.attn_q"
+
+
+def test_transformers_weight_mapping_builds_one_name_map_in_the_block(monkeypatch):
+    """The swap reaches transformers (it imports the name at each call): mapping a tiny
+    Llama's weights walks all its modules but builds one map."""
+    import gguf
+    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers.modeling_gguf_pytorch_utils import TensorProcessor, get_gguf_hf_weights_map
+
+    built = []
+    original_init = gguf.TensorNameMap.__init__
+    monkeypatch.setattr(gguf.TensorNameMap, "__init__", lambda self, *a: built.append(a) or original_init(self, *a))
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
+                                         num_attention_heads=2, num_key_value_heads=1))
+    plain = get_gguf_hf_weights_map(model, TensorProcessor())
+    assert len(built) > 10  # every module builds its own
+    built.clear()
+    with parsed_once():
+        assert get_gguf_hf_weights_map(model, TensorProcessor()) == plain
+    assert len(built) == 1
+
+
+def test_one_thread_at_a_time_holds_the_swap(tmp_path):
+    """Blocks in two threads do not interleave, so neither restores the other's swap."""
+    import threading
+    import time
+
+    import gguf
+
+    original = gguf.GGUFReader
+    first_inside, second_may_try, order = threading.Event(), threading.Event(), []
+
+    def first():
+        with parsed_once():
+            first_inside.set()
+            second_may_try.wait(5)
+            time.sleep(0.3)  # without the lock the second block would open meanwhile
+            order.append("first leaves")
+
+    def second():
+        first_inside.wait(5)
+        second_may_try.set()
+        with parsed_once():
+            order.append("second enters")
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert order == ["first leaves", "second enters"] and gguf.GGUFReader is original
+
+
+def test_counting_inside_a_shared_block_is_refused():
+    with parsed_once(), pytest.raises(RuntimeError, match="enter it outside"), counted_parses():
+        pass

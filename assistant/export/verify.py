@@ -66,6 +66,8 @@ def greedy_batch(model, tokenizer, prompts: list[list[int]], max_new_tokens: int
     32.1-34.3 s against 42.1 s, with the same agreement figures."""
     import torch
 
+    if not prompts:
+        return []
     stops = reply_stop_ids(tokenizer)
     batch = tokenizer.pad({"input_ids": prompts}, padding_side="left", return_tensors="pt")
     with torch.inference_mode():
@@ -79,6 +81,7 @@ def greedy_batch(model, tokenizer, prompts: list[list[int]], max_new_tokens: int
 
 
 def greedy(model, tokenizer, prompt: list[int], max_new_tokens: int = MAX_NEW_TOKENS) -> list[int]:
+    """One prompt + its greedy continuation up to its stop token."""
     return greedy_batch(model, tokenizer, [prompt], max_new_tokens)[0]
 
 
