@@ -46,7 +46,7 @@ def parsed_once() -> Iterator[None]:
     import gguf
 
     with _one_block_at_a_time:
-        if getattr(gguf.GGUFReader, "assistant_shared", False):  # nested in this thread's block
+        if _inside_shared_block(gguf):  # nested in this thread's block
             yield
             return
         with _shared_for_the_block(gguf):
@@ -54,6 +54,10 @@ def parsed_once() -> Iterator[None]:
 
 
 _one_block_at_a_time = threading.RLock()
+
+
+def _inside_shared_block(gguf) -> bool:
+    return getattr(gguf.GGUFReader, "assistant_shared", False)
 
 
 @contextlib.contextmanager
@@ -84,7 +88,7 @@ def counted_parses() -> Iterator[list[str]]:
     then shares the counting readers)."""
     import gguf
 
-    if getattr(gguf.GGUFReader, "assistant_shared", False):
+    if _inside_shared_block(gguf):
         raise RuntimeError("counted_parses() inside parsed_once() would count nothing: enter it outside")
     parsed: list[str] = []
     original = gguf.GGUFReader

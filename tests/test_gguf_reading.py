@@ -98,7 +98,7 @@ def test_transformers_weight_mapping_builds_one_name_map_in_the_block(monkeypatc
     assert len(built) == 1
 
 
-def test_one_thread_at_a_time_holds_the_swap(tmp_path):
+def test_one_thread_at_a_time_holds_the_swap():
     """Blocks in two threads do not interleave, so neither restores the other's swap."""
     import threading
     import time
